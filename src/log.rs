@@ -1,0 +1,53 @@
+//! A tiny logger: the applet's name, a level, one line on stderr.
+//!
+//! Verbosity travels down the chain in `WG_WRAP_VERBOSITY`: 0 quiet, 1 default
+//! (a successful run prints nothing), 2 verbose.
+
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+/// Verbosity level inherited by every link of the chain (0, 1 or 2).
+/// Set by the first applet from `-q`/`-v`; removed by wg-exec before PROG runs.
+pub const VERBOSITY_VAR: &str = "WG_WRAP_VERBOSITY";
+
+static APPLET: RwLock<&str> = RwLock::new("wg-wrap");
+static LEVEL: AtomicU8 = AtomicU8::new(1);
+
+/// Names the applet in every message and reads the inherited verbosity.
+pub fn init(applet: &'static str) {
+    if let Ok(mut name) = APPLET.write() {
+        *name = applet;
+    }
+    if let Some(level) = std::env::var(VERBOSITY_VAR)
+        .ok()
+        .and_then(|v| v.parse::<u8>().ok())
+    {
+        LEVEL.store(level.min(2), Ordering::Relaxed);
+    }
+}
+
+pub fn applet() -> &'static str {
+    APPLET.read().map(|name| *name).unwrap_or("wg-wrap")
+}
+
+pub fn level() -> u8 {
+    LEVEL.load(Ordering::Relaxed)
+}
+
+pub fn set_level(level: u8) {
+    LEVEL.store(level.min(2), Ordering::Relaxed);
+}
+
+/// `wg-up: warning: ...`, shown unless quiet.
+pub fn warn(message: impl std::fmt::Display) {
+    if level() >= 1 {
+        eprintln!("{}: warning: {message}", applet());
+    }
+}
+
+/// `wg-up: ...`, shown only when verbose.
+pub fn info(message: impl std::fmt::Display) {
+    if level() >= 2 {
+        eprintln!("{}: {message}", applet());
+    }
+}
