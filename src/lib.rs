@@ -1,0 +1,11 @@
+//! wg-wrap: run one program through a WireGuard tunnel, rootless, without
+//! touching the host's network. The applets in `applets/` are thin; the
+//! mechanisms live here, one module per job.
+
+pub mod conf;
+pub mod error;
+pub mod install;
+pub mod log;
+pub mod profile;
+
+pub use error::{Error, Result};
