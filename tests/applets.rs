@@ -1,0 +1,139 @@
+//! The multi-call binary: dispatch, --help, --version, --install.
+
+mod common;
+
+use common::{Sandbox, sample_profile};
+use std::fs;
+
+#[test]
+fn every_applet_answers_help_and_version() {
+    let sb = Sandbox::new();
+    let applets = sb.applets();
+    assert!(applets.contains(&"wg-wrap".to_string()));
+    assert!(applets.contains(&"wg-profile".to_string()));
+    for applet in &applets {
+        let help = sb.cmd(applet).arg("--help").run();
+        let text = help.ok();
+        assert!(text.starts_with(&format!("Usage: {applet}")), "{text}");
+        assert!(text.contains("--version"), "{text}");
+        let version = sb.cmd(applet).arg("--version").run();
+        assert_eq!(
+            version.ok(),
+            format!("{applet} {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn wg_wrap_runs_applets_by_their_short_name() {
+    let sb = Sandbox::new();
+    let file = sb.user_file("work.conf", sample_profile(), 0o600);
+    sb.cmd("wg-wrap")
+        .args(["profile", "import"])
+        .arg(&file)
+        .run()
+        .ok();
+    assert_eq!(
+        sb.cmd("wg-wrap").args(["profile", "list"]).run().ok(),
+        "work\n"
+    );
+    assert_eq!(
+        sb.cmd("wg-wrap").args(["wg-profile", "list"]).run().ok(),
+        "work\n"
+    );
+    // Errors name the applet that failed.
+    sb.cmd("wg-wrap")
+        .args(["profile", "show", "x"])
+        .run()
+        .fails(125, "wg-profile: no profile \"x\"");
+    sb.cmd("wg-wrap").arg("bogus").run().fails(
+        125,
+        "wg-wrap: unknown applet \"bogus\" (applets: wg-wrap, wg-profile",
+    );
+    sb.cmd("wg-wrap").arg("--bogus").run().fails(
+        125,
+        "wg-wrap: unrecognized argument: --bogus (try 'wg-wrap --help')",
+    );
+}
+
+#[test]
+fn unknown_argv0_is_refused() {
+    let sb = Sandbox::new();
+    std::os::unix::fs::symlink("wg-wrap", sb.bin.join("wg-nothing")).unwrap();
+    sb.cmd("wg-nothing")
+        .run()
+        .fails(125, "wg-wrap: unknown applet \"wg-nothing\"");
+}
+
+#[test]
+fn install_makes_working_links_idempotently() {
+    let sb = Sandbox::new();
+    let dir = sb.home.join("bin");
+    fs::create_dir(&dir).unwrap();
+    sb.chown(&dir);
+    sb.cmd("wg-wrap").arg("--install").arg(&dir).run().ok();
+    for applet in sb.applets() {
+        let link = dir.join(&applet);
+        let target = fs::read_link(&link).unwrap();
+        assert_eq!(target, sb.bin.join("wg-wrap"), "{applet}");
+        let out = common::Cmd::from(&sb, &link).arg("--version").run();
+        assert_eq!(
+            out.ok(),
+            format!("{applet} {}\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+    // Again: nothing to do, still fine.
+    sb.cmd("wg-wrap").arg("--install").arg(&dir).run().ok();
+    // The links work as applets.
+    let file = sb.user_file("work.conf", sample_profile(), 0o600);
+    common::Cmd::from(&sb, &dir.join("wg-profile"))
+        .args(["import"])
+        .arg(&file)
+        .run()
+        .ok();
+    assert_eq!(
+        common::Cmd::from(&sb, &dir.join("wg-profile"))
+            .arg("list")
+            .run()
+            .ok(),
+        "work\n"
+    );
+}
+
+#[test]
+fn install_refuses_to_replace_what_is_not_its_own() {
+    let sb = Sandbox::new();
+    let dir = sb.home.join("bin");
+    fs::create_dir(&dir).unwrap();
+    sb.chown(&dir);
+    let foreign = dir.join("wg-profile");
+    fs::write(&foreign, "#!/bin/sh\necho mine\n").unwrap();
+    sb.chown(&foreign);
+    let out = sb.cmd("wg-wrap").arg("--install").arg(&dir).run();
+    out.fails(
+        125,
+        &format!(
+            "cannot install {}: it exists and is not a link to",
+            foreign.display()
+        ),
+    );
+    assert_eq!(
+        fs::read_to_string(&foreign).unwrap(),
+        "#!/bin/sh\necho mine\n"
+    );
+    // Nothing was half-done.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    // A link to something else is refused too.
+    fs::remove_file(&foreign).unwrap();
+    std::os::unix::fs::symlink("/bin/true", &foreign).unwrap();
+    sb.cmd("wg-wrap")
+        .arg("--install")
+        .arg(&dir)
+        .run()
+        .fails(125, "is not a link to");
+    sb.cmd("wg-wrap")
+        .arg("--install")
+        .arg(sb.home.join("missing"))
+        .run()
+        .fails(125, "no such file or directory");
+}

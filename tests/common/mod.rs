@@ -1,0 +1,372 @@
+//! Test harness: the real binary, run through a symlink farm as an
+//! unprivileged user with a HOME and XDG directories of its own.
+//!
+//! The test process itself runs as root (it builds namespaces and owns the
+//! sandbox); every wg-wrap command runs as the user named by
+//! `WG_WRAP_TEST_USER` (default `wgwrap-test`, created by `.ci/run`).
+#![allow(dead_code)]
+
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// Longest any one command may run before the test fails.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl User {
+    /// The unprivileged test user; the test fails (never skips) without it.
+    pub fn test() -> User {
+        let name = std::env::var("WG_WRAP_TEST_USER").unwrap_or_else(|_| "wgwrap-test".into());
+        User::named(&name)
+    }
+
+    /// The second unprivileged user, for tests of what users cannot do to each other.
+    pub fn other() -> User {
+        let name = std::env::var("WG_WRAP_TEST_USER2").unwrap_or_else(|_| "wgwrap-test2".into());
+        User::named(&name)
+    }
+
+    pub fn named(name: &str) -> User {
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id")
+                .args([flag, name])
+                .output()
+                .expect("run id");
+            assert!(
+                out.status.success(),
+                "test user {name:?} does not exist: create it as .ci/run does (useradd --create-home {name})"
+            );
+            String::from_utf8_lossy(&out.stdout)
+                .trim()
+                .parse()
+                .expect("numeric id")
+        };
+        let user = User {
+            name: name.to_string(),
+            uid: id("-u"),
+            gid: id("-g"),
+        };
+        assert_ne!(user.uid, 0, "the test user must not be root");
+        user
+    }
+}
+
+/// A private directory tree for one test, removed on drop.
+pub struct Sandbox {
+    pub root: PathBuf,
+    pub bin: PathBuf,
+    pub home: PathBuf,
+    pub runtime: PathBuf,
+    pub user: User,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox::for_user(User::test())
+    }
+
+    pub fn for_user(user: User) -> Sandbox {
+        assert_eq!(
+            rustix::process::geteuid().as_raw(),
+            0,
+            "the integration tests run as root (they make namespaces and run wg-wrap as {})",
+            user.name
+        );
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let root = PathBuf::from(format!("/tmp/wgwrap-t{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(&root).unwrap();
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = root.join("bin");
+        fs::create_dir(&bin).unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        // A copy of the binary that the user can reach wherever the clone lives.
+        let exe = bin.join("wg-wrap");
+        fs::copy(env!("CARGO_BIN_EXE_wg-wrap"), &exe).unwrap();
+        fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
+        let sandbox = Sandbox {
+            home: root.join("home"),
+            runtime: root.join("run"),
+            root,
+            bin,
+            user,
+        };
+        for dir in [&sandbox.home, &sandbox.runtime] {
+            fs::create_dir(dir).unwrap();
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+            sandbox.chown(dir);
+        }
+        for applet in sandbox.applets() {
+            if applet != "wg-wrap" {
+                std::os::unix::fs::symlink("wg-wrap", sandbox.bin.join(&applet)).unwrap();
+            }
+        }
+        sandbox
+    }
+
+    /// The applet table, as `wg-wrap --list` prints it.
+    pub fn applets(&self) -> Vec<String> {
+        let out = Command::new(self.bin.join("wg-wrap"))
+            .arg("--list")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    pub fn chown(&self, path: &Path) {
+        std::os::unix::fs::chown(path, Some(self.user.uid), Some(self.user.gid)).unwrap();
+    }
+
+    /// A file of the user's in their HOME.
+    pub fn user_file(&self, name: &str, contents: impl AsRef<[u8]>, mode: u32) -> PathBuf {
+        let path = self.home.join(name);
+        fs::write(&path, contents).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        self.chown(&path);
+        path
+    }
+
+    /// `$XDG_CONFIG_HOME/wg-wrap` of the user.
+    pub fn store(&self) -> PathBuf {
+        self.home.join(".config/wg-wrap")
+    }
+
+    /// An applet, run as the test user through its symlink.
+    pub fn cmd(&self, applet: &str) -> Cmd {
+        Cmd {
+            program: self.bin.join(applet).into_os_string(),
+            args: Vec::new(),
+            env: vec![
+                ("HOME".into(), self.home.clone().into_os_string()),
+                (
+                    "XDG_CONFIG_HOME".into(),
+                    self.home.join(".config").into_os_string(),
+                ),
+                (
+                    "XDG_RUNTIME_DIR".into(),
+                    self.runtime.clone().into_os_string(),
+                ),
+                (
+                    "PATH".into(),
+                    format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", self.bin.display()).into(),
+                ),
+                ("LANG".into(), "C.UTF-8".into()),
+            ],
+            stdin: None,
+            user: Some(self.user.clone()),
+            cwd: self.home.clone(),
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.root);
+    }
+}
+
+/// A command to run, as a user, with a clean environment.
+#[derive(Clone)]
+pub struct Cmd {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    stdin: Option<Vec<u8>>,
+    user: Option<User>,
+    cwd: PathBuf,
+}
+
+#[derive(Debug)]
+pub struct Out {
+    /// The exit status, or 128 + signal as a shell reports it.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Cmd {
+    /// Any program, run as the sandbox's user with its environment.
+    pub fn from(sandbox: &Sandbox, program: &Path) -> Cmd {
+        let mut cmd = sandbox.cmd("wg-wrap");
+        cmd.program = program.as_os_str().to_os_string();
+        cmd
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.args.push(arg.as_ref().to_os_string());
+        self
+    }
+
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(mut self, args: I) -> Self {
+        self.args
+            .extend(args.into_iter().map(|a| a.as_ref().to_os_string()));
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: impl AsRef<OsStr>) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.into(), value.as_ref().to_os_string()));
+        self
+    }
+
+    pub fn env_remove(mut self, key: &str) -> Self {
+        self.env.retain(|(k, _)| k != key);
+        self
+    }
+
+    pub fn stdin(mut self, bytes: impl AsRef<[u8]>) -> Self {
+        self.stdin = Some(bytes.as_ref().to_vec());
+        self
+    }
+
+    /// The command line as it will run: through setpriv when a user is set.
+    pub fn command(&self) -> Command {
+        let mut cmd = match &self.user {
+            Some(user) => {
+                let mut c = Command::new("setpriv");
+                c.arg(format!("--reuid={}", user.uid))
+                    .arg(format!("--regid={}", user.gid))
+                    .arg("--clear-groups")
+                    .arg("--")
+                    .arg(&self.program);
+                c
+            }
+            None => Command::new(&self.program),
+        };
+        cmd.args(&self.args).env_clear().current_dir(&self.cwd);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs to completion (at most [`COMMAND_LIMIT`]) and collects the output.
+    pub fn run(self) -> Out {
+        let mut cmd = self.command();
+        cmd.stdin(if self.stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn command");
+        if let Some(bytes) = self.stdin {
+            let mut stdin = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&bytes);
+            });
+        }
+        let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let read = |mut r: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut v = Vec::new();
+                let _ = r.read_to_end(&mut v);
+                v
+            })
+        };
+        let (out_t, err_t) = (read(Box::new(stdout)), read(Box::new(stderr)));
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > COMMAND_LIMIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("command ran over {COMMAND_LIMIT:?}: {:?}", self.program);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        use std::os::unix::process::ExitStatusExt;
+        let code = status
+            .code()
+            .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+        Out {
+            code,
+            stdout: String::from_utf8_lossy(&out_t.join().unwrap()).into_owned(),
+            stderr: String::from_utf8_lossy(&err_t.join().unwrap()).into_owned(),
+        }
+    }
+}
+
+impl Out {
+    /// Exit 0; returns stdout.
+    #[track_caller]
+    pub fn ok(&self) -> &str {
+        assert_eq!(self.code, 0, "expected success, got {self:#?}");
+        &self.stdout
+    }
+
+    /// Exit `code` with exactly one line on stderr that contains `needle`.
+    #[track_caller]
+    pub fn fails(&self, code: i32, needle: &str) -> &str {
+        assert_eq!(self.code, code, "wrong exit status: {self:#?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "expected one line on stderr: {self:#?}");
+        assert!(
+            lines[0].contains(needle),
+            "stderr lacks {needle:?}: {self:#?}"
+        );
+        lines[0]
+    }
+}
+
+/// Every file and directory under `dir`: path, mode and contents, sorted.
+pub fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(path) = todo.pop() {
+        let Ok(meta) = fs::symlink_metadata(&path) else {
+            continue;
+        };
+        let contents = if meta.is_dir() {
+            for entry in fs::read_dir(&path).unwrap() {
+                todo.push(entry.unwrap().path());
+            }
+            Vec::new()
+        } else {
+            fs::read(&path).unwrap()
+        };
+        out.push((path, meta.permissions().mode(), contents));
+    }
+    out.sort();
+    out
+}
+
+/// Fixed test keys (never used outside tests).
+pub mod keys {
+    pub const CLIENT_PRIVATE: &str = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+    pub const SERVER_PUBLIC: &str = "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=";
+    pub const PRESHARED: &str = "FpCyhws9cxwWoV4xELtfJvjJN+zQVRPISllRWgeopVE=";
+}
+
+/// A valid profile with a preshared key.
+pub fn sample_profile() -> String {
+    format!(
+        "[Interface]\nPrivateKey = {}\nAddress = 198.18.100.2/32, fd00:100::2/128\nDNS = 198.18.100.1\nMTU = 1400\n\n[Peer]\nPublicKey = {}\nPresharedKey = {}\nAllowedIPs = 0.0.0.0/0, ::/0\nEndpoint = 198.18.0.1:51820\n",
+        keys::CLIENT_PRIVATE,
+        keys::SERVER_PUBLIC,
+        keys::PRESHARED
+    )
+}
