@@ -21,6 +21,9 @@ macro_rules! applets {
 
 applets! {
     "wg-wrap"    => wrap,
+    "wg-unshare" => unshare,
+    "wg-up"      => up,
+    "wg-exec"    => exec,
     "wg-profile" => profile,
 }
 

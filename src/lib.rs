@@ -9,3 +9,11 @@ pub mod log;
 pub mod profile;
 
 pub use error::{Error, Result};
+pub mod caps;
+pub mod chain;
+pub mod engine;
+pub mod host;
+pub mod netlink;
+pub mod ns;
+pub mod runtime;
+pub mod tunnel;

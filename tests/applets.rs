@@ -46,10 +46,14 @@ fn wg_wrap_runs_applets_by_their_short_name() {
         .args(["profile", "show", "x"])
         .run()
         .fails(125, "wg-profile: no profile \"x\"");
-    sb.cmd("wg-wrap").arg("bogus").run().fails(
-        125,
-        "wg-wrap: unknown applet \"bogus\" (applets: wg-wrap, wg-profile",
-    );
+    sb.cmd("wg-wrap")
+        .arg("bogus")
+        .run()
+        .fails(125, "wg-wrap: missing PROG");
+    sb.cmd("wg-wrap")
+        .args(["bogus", "--", "true"])
+        .run()
+        .fails(125, "wg-unshare: no profile \"bogus\" (profiles: work)");
     sb.cmd("wg-wrap").arg("--bogus").run().fails(
         125,
         "wg-wrap: unrecognized argument: --bogus (try 'wg-wrap --help')",

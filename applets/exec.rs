@@ -1,0 +1,28 @@
+//! wg-exec: the last link.
+
+use crate::cli::{self, Parsed};
+use argh::FromArgs;
+use std::ffi::OsString;
+use wg_wrap::{Error, caps, chain, tunnel};
+
+/// Run PROG in this wg-wrap namespace with no privileges: every WG_WRAP_*
+/// variable removed, every fd but 0, 1 and 2 closed, every capability
+/// dropped; then execute into PROG (found on PATH).
+#[derive(FromArgs)]
+pub struct Args {
+    /// PROG and its arguments
+    #[argh(positional, greedy)]
+    rest: Vec<String>,
+}
+
+pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
+    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
+        return Ok(0);
+    };
+    let prog = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
+    tunnel::check_live()?;
+    chain::clear_vars();
+    chain::cloexec_all_but_stdio()?;
+    caps::drop_all_for_prog()?;
+    Err(chain::exec_prog(&prog))
+}

@@ -1,0 +1,61 @@
+//! wg-unshare: the host side of the chain.
+
+use crate::cli::{self, Parsed};
+use argh::FromArgs;
+use std::ffi::OsString;
+use wg_wrap::profile::{self, ProfileRef, Store};
+use wg_wrap::{Error, caps, chain, host, log, ns, runtime};
+
+/// Read PROFILE, resolve its endpoints, bind the UDP socket, leave the host's
+/// namespaces for new user, network and mount namespaces, then execute into
+/// the next link (wg-up). PROFILE is a stored profile's name, or a file path
+/// (it contains '/' or ends in .conf).
+#[derive(FromArgs)]
+pub struct Args {
+    /// be uid 0 inside (default: your own uid)
+    #[argh(switch)]
+    map_root: bool,
+    /// PROFILE, then the next link and its arguments
+    #[argh(positional, greedy)]
+    rest: Vec<String>,
+}
+
+pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
+    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
+        return Ok(0);
+    };
+    let rest = cli::tail(&args, opts.rest.len());
+    let Some((profile_arg, next)) = rest.split_first() else {
+        return Err(Error::new("missing PROFILE").hint(format!("try '{name} --help'")));
+    };
+    let next = chain::strip_dashes(next.to_vec());
+    chain::check_link(&next, &["wg-up"])?;
+    let profile_arg = profile_arg.to_str().ok_or_else(|| {
+        Error::new("PROFILE is not valid UTF-8").hint("rename the profile file")
+    })?;
+
+    let store = Store::from_env()?;
+    let loaded = profile::load(profile_arg, &store)?;
+    for warning in &loaded.parsed.warnings {
+        log::warn(warning);
+    }
+    let mut conf = loaded.parsed.conf;
+    host::resolve_endpoints(&mut conf)?;
+    conf.interface.mtu = Some(host::choose_mtu(&conf));
+    let udp = host::bind_udp(conf.interface.listen_port)?;
+    let dns = ns::plan_dns(&conf.interface.dns);
+    let runtime = runtime::dir()?;
+    let memfd = chain::conf_memfd(&conf.to_wg_quick())?;
+
+    ns::unshare(opts.map_root)?;
+    let file = match ProfileRef::from_arg(profile_arg) {
+        ProfileRef::File(_) => Some(loaded.path.as_path()),
+        ProfileRef::Named(_) => None,
+    };
+    ns::hide_profiles(store.root(), file)?;
+    ns::setup_dns(&dns, &runtime.join(format!("mnt-{}", std::process::id())))?;
+    caps::keep_across_exec(caps::CHAIN)?;
+    chain::pass_fd(chain::UDP_FD, &udp)?;
+    chain::pass_fd(chain::CONF_FD, &memfd)?;
+    Err(chain::exec_link(&next, &["wg-up"]))
+}

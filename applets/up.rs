@@ -1,0 +1,48 @@
+//! wg-up: the tunnel inside the namespace.
+
+use crate::cli::{self, Parsed};
+use argh::FromArgs;
+use std::ffi::OsString;
+use std::time::Duration;
+use wg_wrap::{Error, chain, engine, log, tunnel};
+
+/// Bring the tunnel up in this namespace: the TUN wg0, its addresses and
+/// routes, and the WireGuard engine; wait for the first handshake, then
+/// execute into the next link (wg-exec, or wg-pin).
+#[derive(FromArgs)]
+pub struct Args {
+    /// seconds to wait for the first handshake (default 5; 0: do not wait)
+    #[argh(option, default = "5", arg_name = "S")]
+    handshake_timeout: u64,
+    /// the next link and its arguments
+    #[argh(positional, greedy)]
+    rest: Vec<String>,
+}
+
+pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
+    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
+        return Ok(0);
+    };
+    let next = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
+    chain::check_link(&next, &["wg-exec"])?;
+    let conf = chain::take_conf()?;
+    let udp = chain::take_fd(chain::UDP_FD, "wg-unshare")?;
+    let tun = tunnel::bring_up(&conf)?;
+    let engine = engine::spawn(&conf, tun, udp)?;
+    let pid = engine.pid;
+    let ready = engine.wait(Duration::from_secs(opts.handshake_timeout))?;
+    if opts.handshake_timeout > 0 {
+        for (index, peer) in conf.peers.iter().enumerate() {
+            if peer.endpoint.is_some() && !ready.handshakes.contains(&index) {
+                let endpoint = peer.endpoint.as_ref().map(ToString::to_string).unwrap_or_default();
+                log::warn(format_args!(
+                    "no handshake with peer {} ({endpoint}) after {} s",
+                    peer.public_key, opts.handshake_timeout
+                ));
+            }
+        }
+    }
+    chain::set(chain::ENGINE_PID, pid.to_string());
+    chain::set(chain::IFACE, tunnel::IFACE);
+    Err(chain::exec_link(&next, &["wg-exec"]))
+}

@@ -1,0 +1,238 @@
+//! The userspace WireGuard engine, forked by wg-up.
+//!
+//! Forked before any thread exists, then double-forked and `setsid`, so it
+//! is neither a child of PROG nor hit by the terminal's Ctrl-C. It is
+//! non-dumpable (PROG, same uid, cannot ptrace it or read its memory), keeps
+//! only CAP_SYS_PTRACE (for its scan of the namespace's processes), and holds
+//! nothing of the caller's but the TUN, the UDP socket and a pidfd on PROG.
+//!
+//! Readiness protocol, one line each on a pipe to wg-up: `pid N`, then
+//! `ready` (or `error MESSAGE`), then `handshake I` as peer I completes its
+//! first handshake; the pipe closes when every peer has.
+
+mod lifetime;
+pub mod peers;
+mod run;
+
+use crate::caps;
+use crate::conf::Conf;
+use crate::error::{Error, Result};
+use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::time::{Duration, Instant};
+
+/// A running engine, seen from wg-up.
+pub struct Engine {
+    pub pid: u32,
+    report: BufReader<File>,
+    peers: usize,
+}
+
+/// Forks the engine for `conf` over `tun` and `udp`. Must be called while
+/// the process has one thread. Returns once the engine said `pid`.
+pub fn spawn(conf: &Conf, tun: tun_rs::SyncDevice, udp: OwnedFd) -> Result<Engine> {
+    let prog = rustix::process::getpid();
+    let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::sys("create a pipe to the engine", e))?;
+    // SAFETY: the process is single-threaded (wg-up starts no thread before
+    // this), so the child may run any code; it ends with _exit.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(Error::sys(
+            "start the engine",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if child == 0 {
+        drop(read);
+        let _ = rustix::process::setsid();
+        // SAFETY: still single-threaded, as above.
+        match unsafe { libc::fork() } {
+            0 => {
+                let code = engine_main(conf, tun, udp, write, prog);
+                // SAFETY: _exit ends the process without running the parent's
+                // atexit handlers or flushing its inherited stdio buffers.
+                unsafe { libc::_exit(code) }
+            }
+            // SAFETY: as above.
+            _ => unsafe { libc::_exit(0) },
+        }
+    }
+    drop(write);
+    drop(tun);
+    drop(udp);
+    let mut status = 0;
+    // SAFETY: reaps the intermediate child we just forked; status is a valid out pointer.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    let mut report = BufReader::new(File::from(read));
+    let mut line = String::new();
+    let _ = report.read_line(&mut line);
+    let pid = line
+        .trim()
+        .strip_prefix("pid ")
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| Error::new("cannot start the engine: it exited at once"))?;
+    Ok(Engine {
+        pid,
+        report,
+        peers: conf.peers.len(),
+    })
+}
+
+/// What wg-up learns while waiting.
+pub struct Readiness {
+    /// Peers (by index) that completed a handshake in time.
+    pub handshakes: Vec<usize>,
+}
+
+impl Engine {
+    /// Waits for `ready` (or the engine's error), then up to `timeout` for
+    /// every peer's first handshake.
+    pub fn wait(mut self, timeout: Duration) -> Result<Readiness> {
+        let mut line = String::new();
+        self.read_line(&mut line, Duration::from_secs(10))?;
+        if let Some(message) = line.trim().strip_prefix("error ") {
+            return Err(Error::new(message.to_string()));
+        }
+        if line.trim() != "ready" {
+            return Err(Error::new(
+                "cannot start the engine: it ended before it was ready",
+            ));
+        }
+        let mut handshakes = Vec::new();
+        let deadline = Instant::now() + timeout;
+        while handshakes.len() < self.peers {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            line.clear();
+            if self.read_line(&mut line, left).is_err() || line.is_empty() {
+                break;
+            }
+            if let Some(index) = line
+                .trim()
+                .strip_prefix("handshake ")
+                .and_then(|i| i.parse().ok())
+            {
+                handshakes.push(index);
+            }
+        }
+        Ok(Readiness { handshakes })
+    }
+
+    fn read_line(&mut self, line: &mut String, timeout: Duration) -> Result<()> {
+        if self.report.buffer().is_empty() {
+            let fd = self.report.get_ref().as_fd();
+            let mut fds = [rustix::event::PollFd::new(
+                &fd,
+                rustix::event::PollFlags::IN,
+            )];
+            let spec = rustix::event::Timespec {
+                tv_sec: timeout.as_secs() as i64,
+                tv_nsec: i64::from(timeout.subsec_nanos()),
+            };
+            match rustix::event::poll(&mut fds, Some(&spec)) {
+                Ok(0) => return Err(Error::new("the engine did not answer in time")),
+                Ok(_) => {}
+                Err(e) => return Err(Error::sys("wait for the engine", e)),
+            }
+        }
+        self.report
+            .read_line(line)
+            .map(drop)
+            .map_err(|e| Error::sys("read from the engine", e))
+    }
+}
+
+/// The engine process. Returns its exit status.
+fn engine_main(
+    conf: &Conf,
+    tun: tun_rs::SyncDevice,
+    udp: OwnedFd,
+    report: OwnedFd,
+    prog: rustix::process::Pid,
+) -> i32 {
+    let mut report = File::from(report);
+    let _ = writeln!(report, "pid {}", std::process::id());
+    match serve(conf, tun, udp, report.try_clone(), prog) {
+        Ok(()) => 0,
+        Err(e) => {
+            let _ = writeln!(report, "error {e}");
+            1
+        }
+    }
+}
+
+fn serve(
+    conf: &Conf,
+    tun: tun_rs::SyncDevice,
+    udp: OwnedFd,
+    report: std::io::Result<File>,
+    prog: rustix::process::Pid,
+) -> Result<()> {
+    let report = report.map_err(|e| Error::sys("start the engine", e))?;
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| Error::sys("make the engine non-dumpable", e))?;
+    let pidfd = rustix::process::pidfd_open(prog, rustix::process::PidfdFlags::empty())
+        .map_err(|e| Error::sys("watch PROG", e))?;
+    let keep = [
+        tun.as_raw_fd(),
+        udp.as_raw_fd(),
+        report.as_raw_fd(),
+        pidfd.as_raw_fd(),
+    ];
+    detach_stdio()?;
+    close_all_but(&keep);
+    caps::keep_only(rustix::thread::CapabilitySet::SYS_PTRACE)?;
+    let lifetime =
+        lifetime::Lifetime::new(pidfd).map_err(|e| Error::sys("read the network namespace", e))?;
+    let peers = peers::Peers::new(conf);
+    smol::block_on(async {
+        let tun = tun_rs::AsyncDevice::new(tun).map_err(|e| Error::sys("use the TUN device", e))?;
+        let udp = smol::Async::new(std::net::UdpSocket::from(udp))
+            .map_err(|e| Error::sys("use the UDP socket", e))?;
+        let engine = run::Engine::new(peers, tun, udp, report, lifetime);
+        engine
+            .run()
+            .await
+            .map_err(|e| Error::sys("forward packets", e))
+    })
+}
+
+/// Standard input, output and error on /dev/null: the engine never holds the
+/// caller's terminal or pipes (so `x=$(wg-wrap ...)` returns when PROG ends).
+fn detach_stdio() -> Result<()> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| Error::sys("open /dev/null", e))?;
+    let fail = |e| Error::sys("detach from the terminal", e);
+    rustix::stdio::dup2_stdin(&null).map_err(fail)?;
+    rustix::stdio::dup2_stdout(&null).map_err(fail)?;
+    rustix::stdio::dup2_stderr(&null).map_err(fail)?;
+    Ok(())
+}
+
+/// Closes every fd above 2 that is not in `keep`.
+fn close_all_but(keep: &[RawFd]) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2 && !keep.contains(fd))
+        .collect();
+    for fd in fds {
+        // SAFETY: borrowed only to ask whether the number is open (the
+        // directory handle listed above has been closed since).
+        if rustix::io::fcntl_getfd(unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }).is_err() {
+            continue;
+        }
+        // SAFETY: an open fd inherited from wg-up that nothing in this
+        // process owns.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+}

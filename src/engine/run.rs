@@ -1,0 +1,295 @@
+//! The engine's event loop: TUN ⇄ boringtun ⇄ UDP, timers, lifetime.
+//!
+//! One thread, smol. The peer table lives in a RefCell that is never
+//! borrowed across an await: each step computes into a buffer owned by its
+//! loop, releases the table, then sends. No allocation per packet.
+
+use super::lifetime::Lifetime;
+use super::peers::Peers;
+use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::{Packet, Tunn, TunnResult};
+use smol::Async;
+use std::cell::{Cell, RefCell};
+use std::fs::File;
+use std::io::{self, Write};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+const TIMER_TICK: Duration = Duration::from_millis(250);
+const LINGER_TICK: Duration = Duration::from_millis(50);
+/// Room for the largest IP packet plus WireGuard's 32 bytes of overhead.
+const BUF: usize = 65536 + 32;
+
+pub struct Engine {
+    pub peers: RefCell<Peers>,
+    pub tun: tun_rs::AsyncDevice,
+    pub udp: Async<UdpSocket>,
+    /// The readiness pipe to wg-up; dropped once every handshake is reported.
+    pub report: RefCell<Option<File>>,
+    pub lifetime: RefCell<Lifetime>,
+    last_tun: Cell<Instant>,
+    udp_is_v6: bool,
+}
+
+/// What to do with the bytes a step left at the start of its out buffer.
+enum Step {
+    Nothing,
+    Network(usize, SocketAddr),
+    /// A handshake reply: send it, then flush what boringtun queued.
+    NetworkThenFlush(usize, SocketAddr, usize),
+    Tunnel(usize),
+}
+
+impl Engine {
+    pub fn new(
+        peers: Peers,
+        tun: tun_rs::AsyncDevice,
+        udp: Async<UdpSocket>,
+        report: File,
+        lifetime: Lifetime,
+    ) -> Engine {
+        let udp_is_v6 = udp.get_ref().local_addr().is_ok_and(|a| a.is_ipv6());
+        Engine {
+            peers: RefCell::new(peers),
+            tun,
+            udp,
+            report: RefCell::new(Some(report)),
+            lifetime: RefCell::new(lifetime),
+            last_tun: Cell::new(Instant::now()),
+            udp_is_v6,
+        }
+    }
+
+    /// Runs until the namespace is done with the engine.
+    pub async fn run(&self) -> io::Result<()> {
+        self.say("ready");
+        smol::future::or(
+            self.timers(),
+            smol::future::or(self.outbound(), self.inbound()),
+        )
+        .await
+    }
+
+    fn say(&self, line: &str) {
+        let mut report = self.report.borrow_mut();
+        if let Some(file) = report.as_mut()
+            && writeln!(file, "{line}").is_err()
+        {
+            *report = None;
+        }
+    }
+
+    /// A v4 destination on a dual-stack socket is written v4-mapped.
+    fn to_socket(&self, addr: SocketAddr) -> SocketAddr {
+        match addr {
+            SocketAddr::V4(v4) if self.udp_is_v6 => {
+                SocketAddr::new(IpAddr::V6(v4.ip().to_ipv6_mapped()), v4.port())
+            }
+            other => other,
+        }
+    }
+
+    async fn send_udp(&self, bytes: &[u8], to: SocketAddr) {
+        // A failed send is a lost datagram; WireGuard and TCP recover.
+        let _ = self.udp.send_to(bytes, self.to_socket(to)).await;
+    }
+
+    /// TUN → encrypt → UDP.
+    async fn outbound(&self) -> io::Result<()> {
+        let mut packet = vec![0u8; BUF];
+        let mut out = vec![0u8; BUF];
+        loop {
+            let n = self.tun.recv(&mut packet).await?;
+            self.last_tun.set(Instant::now());
+            let step = {
+                let mut peers = self.peers.borrow_mut();
+                let Some(index) = Tunn::dst_address(&packet[..n]).and_then(|dst| peers.route(dst))
+                else {
+                    continue;
+                };
+                let peer = &mut peers.list[index];
+                match (peer.tunn.encapsulate(&packet[..n], &mut out), peer.endpoint) {
+                    (TunnResult::WriteToNetwork(p), Some(to)) => Step::Network(p.len(), to),
+                    _ => Step::Nothing,
+                }
+            };
+            if let Step::Network(len, to) = step {
+                self.send_udp(&out[..len], to).await;
+            }
+        }
+    }
+
+    /// UDP → decrypt → check AllowedIPs → TUN.
+    async fn inbound(&self) -> io::Result<()> {
+        let mut datagram = vec![0u8; BUF];
+        let mut out = vec![0u8; BUF];
+        loop {
+            let (n, from) = self.udp.recv_from(&mut datagram).await?;
+            match self.decapsulate(&datagram[..n], from, &mut out) {
+                Step::Nothing => {}
+                Step::Tunnel(len) => {
+                    let _ = self.tun.send(&out[..len]).await;
+                }
+                Step::Network(len, to) => self.send_udp(&out[..len], to).await,
+                Step::NetworkThenFlush(len, to, index) => {
+                    self.send_udp(&out[..len], to).await;
+                    loop {
+                        let len = {
+                            let mut peers = self.peers.borrow_mut();
+                            match peers.list[index].tunn.decapsulate(None, &[], &mut out) {
+                                TunnResult::WriteToNetwork(p) => p.len(),
+                                _ => break,
+                            }
+                        };
+                        self.send_udp(&out[..len], to).await;
+                    }
+                }
+            }
+            self.report_handshakes();
+        }
+    }
+
+    fn decapsulate(&self, datagram: &[u8], from: SocketAddr, out: &mut [u8]) -> Step {
+        let mut peers = self.peers.borrow_mut();
+        let index = match Tunn::parse_incoming_packet(datagram) {
+            Ok(Packet::HandshakeInit(init)) => {
+                match parse_handshake_anon(&peers.static_secret, &peers.static_public, &init) {
+                    Ok(half) => peers.by_public_key(&half.peer_static_public),
+                    Err(_) => None,
+                }
+            }
+            Ok(Packet::HandshakeResponse(p)) => peers.by_receiver(p.receiver_idx),
+            Ok(Packet::PacketCookieReply(p)) => peers.by_receiver(p.receiver_idx),
+            Ok(Packet::PacketData(p)) => peers.by_receiver(p.receiver_idx),
+            Err(_) => None,
+        };
+        let Some(index) = index else {
+            return Step::Nothing;
+        };
+        let from = unmap(from);
+        let (step, authentic) =
+            match peers.list[index]
+                .tunn
+                .decapsulate(Some(from.ip()), datagram, out)
+            {
+                TunnResult::WriteToNetwork(p) => {
+                    (Step::NetworkThenFlush(p.len(), from, index), true)
+                }
+                TunnResult::WriteToTunnelV4(p, src) => {
+                    (Step::Tunnel(p.len()), peers.allows(index, IpAddr::V4(src)))
+                }
+                TunnResult::WriteToTunnelV6(p, src) => {
+                    (Step::Tunnel(p.len()), peers.allows(index, IpAddr::V6(src)))
+                }
+                TunnResult::Done => (Step::Nothing, true), // a keepalive
+                TunnResult::Err(_) => return Step::Nothing,
+            };
+        // Roaming: an authenticated packet's source is the peer's endpoint.
+        peers.list[index].endpoint = Some(from);
+        if !authentic {
+            return Step::Nothing; // inner source outside this peer's AllowedIPs
+        }
+        step
+    }
+
+    fn report_handshakes(&self) {
+        if self.report.borrow().is_none() {
+            return;
+        }
+        let mut lines = Vec::new();
+        {
+            let mut peers = self.peers.borrow_mut();
+            for (index, peer) in peers.list.iter_mut().enumerate() {
+                if !peer.handshake_reported && peer.tunn.time_since_last_handshake().is_some() {
+                    peer.handshake_reported = true;
+                    lines.push(format!("handshake {index}"));
+                }
+            }
+        }
+        for line in lines {
+            self.say(&line);
+        }
+        if self
+            .peers
+            .borrow()
+            .list
+            .iter()
+            .all(|p| p.handshake_reported)
+        {
+            self.report.borrow_mut().take();
+        }
+    }
+
+    /// Handshakes at once, boringtun's timers every 250 ms, and the lifetime checks.
+    async fn timers(&self) -> io::Result<()> {
+        let mut out = vec![0u8; BUF];
+        let count = self.peers.borrow().list.len();
+        for index in 0..count {
+            let step = {
+                let mut peers = self.peers.borrow_mut();
+                let peer = &mut peers.list[index];
+                match (
+                    peer.tunn.format_handshake_initiation(&mut out, false),
+                    peer.endpoint,
+                ) {
+                    (TunnResult::WriteToNetwork(p), Some(to)) => Step::Network(p.len(), to),
+                    _ => Step::Nothing,
+                }
+            };
+            if let Step::Network(len, to) = step {
+                self.send_udp(&out[..len], to).await;
+            }
+        }
+        let pidfd = Async::new(self.lifetime.borrow().pidfd.try_clone()?)?;
+        let mut last_timers = Instant::now();
+        loop {
+            let gone = self.lifetime.borrow_mut().prog_gone();
+            let tick = if gone { LINGER_TICK } else { TIMER_TICK };
+            if gone {
+                smol::Timer::after(tick).await;
+            } else {
+                smol::future::or(
+                    async {
+                        let _ = pidfd.readable().await;
+                    },
+                    async {
+                        smol::Timer::after(tick).await;
+                    },
+                )
+                .await;
+            }
+            if self.lifetime.borrow_mut().should_end(self.last_tun.get()) {
+                return Ok(());
+            }
+            if last_timers.elapsed() < TIMER_TICK {
+                continue;
+            }
+            last_timers = Instant::now();
+            for index in 0..count {
+                let step = {
+                    let mut peers = self.peers.borrow_mut();
+                    let peer = &mut peers.list[index];
+                    match (peer.tunn.update_timers(&mut out), peer.endpoint) {
+                        (TunnResult::WriteToNetwork(p), Some(to)) => Step::Network(p.len(), to),
+                        _ => Step::Nothing,
+                    }
+                };
+                if let Step::Network(len, to) = step {
+                    self.send_udp(&out[..len], to).await;
+                }
+            }
+            self.report_handshakes();
+        }
+    }
+}
+
+/// `::ffff:a.b.c.d` as the IPv4 address it is.
+fn unmap(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => addr,
+        },
+        v4 => v4,
+    }
+}

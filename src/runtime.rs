@@ -1,0 +1,51 @@
+//! The runtime directory: `$XDG_RUNTIME_DIR/wg-wrap/` (0700).
+//!
+//! Without XDG_RUNTIME_DIR (cron, sudo): `/run/user/$UID/wg-wrap` if
+//! `/run/user/$UID` exists, else `/tmp/wg-wrap-$UID`, refused unless it is a
+//! real directory owned by the caller.
+
+use crate::error::{Error, Result};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Finds (and creates) this user's runtime directory.
+pub fn dir() -> Result<PathBuf> {
+    let uid = rustix::process::getuid().as_raw();
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(base) if base.is_absolute() => base.join("wg-wrap"),
+        _ => {
+            let run_user = PathBuf::from(format!("/run/user/{uid}"));
+            if run_user.is_dir() {
+                run_user.join("wg-wrap")
+            } else {
+                PathBuf::from(format!("/tmp/wg-wrap-{uid}"))
+            }
+        }
+    };
+    ensure_private(&dir, uid)?;
+    Ok(dir)
+}
+
+/// Creates `dir` 0700, or checks an existing one is a real directory of ours.
+pub fn ensure_private(dir: &Path, uid: u32) -> Result<()> {
+    let fail = |e| Error::sys(format_args!("use runtime directory {}", dir.display()), e);
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            return Err(fail(e).hint("set XDG_RUNTIME_DIR to a directory of yours"));
+        }
+        Err(_) => {}
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(fail)?;
+    if !meta.is_dir() || meta.uid() != uid {
+        return Err(Error::new(format!(
+            "cannot use runtime directory {}: not a directory owned by you",
+            dir.display()
+        ))
+        .hint("remove it, or set XDG_RUNTIME_DIR to a directory of yours"));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
+    }
+    Ok(())
+}

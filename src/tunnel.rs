@@ -1,0 +1,100 @@
+//! The tunnel's network side inside the namespace: TUN, addresses, routes.
+
+use crate::conf::{Conf, IpNet};
+use crate::error::{Error, Result};
+use crate::netlink::{LOOPBACK_INDEX, Netlink};
+use crate::{chain, host, log};
+
+/// The TUN's name inside the namespace.
+pub const IFACE: &str = "wg0";
+
+/// Creates the TUN, brings `lo` and it up, adds the addresses and one route
+/// per distinct AllowedIPs network, and lets the user's group ping.
+pub fn bring_up(conf: &Conf) -> Result<tun_rs::SyncDevice> {
+    let mtu = conf.interface.mtu.unwrap_or(host::DEFAULT_MTU);
+    let tun = tun_rs::DeviceBuilder::new()
+        .name(IFACE)
+        .mtu(mtu)
+        .enable(false)
+        .build_sync()
+        .map_err(|e| {
+            let hint = match e.raw_os_error() {
+                Some(libc::EACCES | libc::EPERM) => "is /dev/net/tun mode 0666?",
+                Some(libc::ENOENT | libc::ENODEV | libc::ENXIO) => {
+                    "there is no /dev/net/tun: load the tun module (modprobe tun)"
+                }
+                _ => "see `wg-wrap --help`",
+            };
+            Error::sys("create TUN device", e).hint(hint)
+        })?;
+    configure(conf, tun)
+}
+
+fn configure(conf: &Conf, tun: tun_rs::SyncDevice) -> Result<tun_rs::SyncDevice> {
+    let index = tun
+        .if_index()
+        .map_err(|e| Error::sys("find the TUN device", e))?;
+    let mut nl = Netlink::open()?;
+    nl.link_up(LOOPBACK_INDEX)?;
+    nl.link_up(index)?;
+    for addr in &conf.interface.addresses {
+        nl.add_address(index, *addr)?;
+    }
+    let mut routes: Vec<IpNet> = Vec::new();
+    for (i, peer) in conf.peers.iter().enumerate() {
+        for net in &peer.allowed_ips {
+            if routes.contains(net) {
+                if conf.peers[..i].iter().any(|p| p.allowed_ips.contains(net)) {
+                    log::warn(format_args!(
+                        "{net} is in the AllowedIPs of two peers: it goes to the last, {}",
+                        peer.public_key
+                    ));
+                }
+                continue;
+            }
+            routes.push(*net);
+        }
+    }
+    for net in routes {
+        nl.add_route(index, net)?;
+    }
+    let gid = rustix::process::getgid().as_raw();
+    if let Err(e) = std::fs::write(
+        "/proc/sys/net/ipv4/ping_group_range",
+        format!("{gid} {gid}"),
+    ) {
+        log::info(format_args!(
+            "cannot open ping to your group: {}",
+            crate::error::cause(&e)
+        ));
+    }
+    Ok(tun)
+}
+
+/// Refuses unless this is a live wg-wrap namespace: the TUN exists and the
+/// engine named by the chain is alive.
+pub fn check_live() -> Result<()> {
+    let not_live = |why: &str| {
+        Error::new(format!("not in a live wg-wrap namespace: {why}"))
+            .hint("run PROG with `wg-wrap PROFILE -- PROG`, or after wg-up in a chain")
+    };
+    let pid: i32 = std::env::var(chain::ENGINE_PID)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| not_live("WG_WRAP_ENGINE_PID is not set (wg-up must run before wg-exec)"))?;
+    let iface = std::env::var(chain::IFACE).unwrap_or_else(|_| IFACE.to_string());
+    let alive = rustix::process::Pid::from_raw(pid)
+        .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
+    if !alive {
+        return Err(not_live("the engine is gone"));
+    }
+    // /proc/self/net is this network namespace's view (/sys may be the host's).
+    let devices = std::fs::read_to_string("/proc/self/net/dev").unwrap_or_default();
+    let has_iface = devices
+        .lines()
+        .any(|line| line.trim_start().split(':').next() == Some(iface.as_str()));
+    if !has_iface {
+        return Err(not_live(&format!("there is no {iface} interface")));
+    }
+    Ok(())
+}
