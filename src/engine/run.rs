@@ -16,6 +16,11 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 const TIMER_TICK: Duration = Duration::from_millis(250);
+/// Until a peer's first handshake, its initiation is resent every tick for
+/// this long: a server drops an initiation that follows another with the same
+/// key within 20 ms ("handshake flood"), and WireGuard's own retry comes only
+/// after 5 s, which a user running two commands in a row would wait for.
+const EAGER_RETRY: Duration = Duration::from_secs(2);
 const LINGER_TICK: Duration = Duration::from_millis(50);
 /// Room for the largest IP packet plus WireGuard's 32 bytes of overhead.
 const BUF: usize = 65536 + 32;
@@ -241,6 +246,7 @@ impl Engine {
             }
         }
         let pidfd = Async::new(self.lifetime.borrow().pidfd.try_clone()?)?;
+        let started = Instant::now();
         let mut last_timers = Instant::now();
         loop {
             let gone = self.lifetime.borrow_mut().prog_gone();
@@ -269,7 +275,14 @@ impl Engine {
                 let step = {
                     let mut peers = self.peers.borrow_mut();
                     let peer = &mut peers.list[index];
-                    match (peer.tunn.update_timers(&mut out), peer.endpoint) {
+                    let eager = peer.tunn.time_since_last_handshake().is_none()
+                        && started.elapsed() < EAGER_RETRY;
+                    let result = if eager {
+                        peer.tunn.format_handshake_initiation(&mut out, true)
+                    } else {
+                        peer.tunn.update_timers(&mut out)
+                    };
+                    match (result, peer.endpoint) {
                         (TunnResult::WriteToNetwork(p), Some(to)) => Step::Network(p.len(), to),
                         _ => Step::Nothing,
                     }

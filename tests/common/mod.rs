@@ -6,6 +6,8 @@
 //! `WG_WRAP_TEST_USER` (default `wgwrap-test`, created by `.ci/run`).
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::io::Write;
@@ -174,12 +176,44 @@ impl Sandbox {
             stdin: None,
             user: Some(self.user.clone()),
             cwd: self.home.clone(),
+            netns: None,
         }
+    }
+}
+
+impl Sandbox {
+    /// Processes started from this sandbox (their environment names its
+    /// HOME), whatever namespace they are in: pid and command line.
+    pub fn processes(&self) -> Vec<(u32, String)> {
+        let needle = format!("HOME={}", self.home.display());
+        let mut found = Vec::new();
+        for entry in fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(environ) = fs::read(format!("/proc/{pid}/environ")) else {
+                continue;
+            };
+            if environ
+                .split(|b| *b == 0)
+                .any(|var| var == needle.as_bytes())
+            {
+                let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                found.push((pid, cmdline));
+            }
+        }
+        found
     }
 }
 
 impl Drop for Sandbox {
     fn drop(&mut self) {
+        for (pid, _) in self.processes() {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
         let _ = fs::remove_dir_all(&self.root);
     }
 }
@@ -193,6 +227,7 @@ pub struct Cmd {
     stdin: Option<Vec<u8>>,
     user: Option<User>,
     cwd: PathBuf,
+    netns: Option<String>,
 }
 
 #[derive(Debug)]
@@ -228,6 +263,12 @@ impl Cmd {
         self
     }
 
+    /// Runs inside the named network namespace (entered as root, before setpriv).
+    pub fn in_netns(mut self, ns: &str) -> Self {
+        self.netns = Some(ns.to_string());
+        self
+    }
+
     pub fn env_remove(mut self, key: &str) -> Self {
         self.env.retain(|(k, _)| k != key);
         self
@@ -242,7 +283,16 @@ impl Cmd {
     pub fn command(&self) -> Command {
         let mut cmd = match &self.user {
             Some(user) => {
-                let mut c = Command::new("setpriv");
+                let mut c = match &self.netns {
+                    Some(ns) => {
+                        let mut c = Command::new("nsenter");
+                        c.arg(format!("--net=/run/netns/{ns}"))
+                            .arg("--")
+                            .arg("setpriv");
+                        c
+                    }
+                    None => Command::new("setpriv"),
+                };
                 c.arg(format!("--reuid={}", user.uid))
                     .arg(format!("--regid={}", user.gid))
                     .arg("--clear-groups")

@@ -1,0 +1,200 @@
+//! The tunnel as a user sees it: wg-wrap as an unprivileged user in a "host"
+//! netns, wireguard-go as the server in another.
+
+mod common;
+
+use common::net::{self, Net};
+use std::time::{Duration, Instant};
+
+fn token() -> String {
+    let mut bytes = [0u8; 16];
+    rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty()).unwrap();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn net_with_profile(allowed: &str) -> Net {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile(allowed));
+    net
+}
+
+#[test]
+fn http_fetch_through_the_tunnel_over_ipv4_and_ipv6() {
+    let mut net = net_with_profile("0.0.0.0/0, ::/0");
+    let token = token();
+    net.start_httpd(&token, 1);
+    let out = net
+        .wrap(&["vpn", "--", "sh", "-c"])
+        .arg(format!(
+            "curl -sS --max-time 10 http://{}:8000/token && curl -sS --max-time 10 'http://[{}]:8000/token'",
+            net::SERVER_TUN,
+            net::SERVER_TUN6
+        ))
+        .run();
+    assert_eq!(out.ok(), format!("{token}\n{token}\n"));
+    assert_eq!(out.stderr, "", "a successful run prints nothing");
+}
+
+#[test]
+fn twenty_megabytes_both_ways_with_matching_checksums() {
+    let mut net = net_with_profile("198.19.0.0/24, fd00:19::/64");
+    const SIZE: usize = 20 << 20;
+    net.start_httpd("x", SIZE);
+    let script = format!(
+        "set -e
+         curl -sS --max-time 60 -o blob http://{v4}:8000/blob
+         sha256sum blob | cut -d' ' -f1
+         curl -sS --max-time 10 http://{v4}:8000/blob.sha256
+         curl -sS --max-time 60 -T blob 'http://[{v6}]:8000/up'
+         rm blob",
+        v4 = net::SERVER_TUN,
+        v6 = net::SERVER_TUN6
+    );
+    let out = net.wrap(&["vpn", "--", "sh", "-c", &script]).run();
+    let lines: Vec<&str> = out.ok().lines().collect();
+    assert_eq!(lines.len(), 3, "{out:?}");
+    assert_eq!(lines[0].len(), 64);
+    assert_eq!(lines[0], lines[1], "download corrupted");
+    assert_eq!(lines[0], lines[2], "upload corrupted");
+}
+
+#[test]
+fn exit_status_of_prog_passes_through() {
+    let net = net_with_profile("198.19.0.0/24");
+    net.wrap(&["vpn", "--", "true"]).run().ok();
+    assert_eq!(net.wrap(&["vpn", "--", "sh", "-c", "exit 7"]).run().code, 7);
+    assert_eq!(
+        net.wrap(&["vpn", "--", "sh", "-c", "kill -TERM $$"])
+            .run()
+            .code,
+        128 + 15
+    );
+    let script = net.sb.user_file("not-executable", "#!/bin/sh\n", 0o644);
+    net.wrap(&["vpn", "--"])
+        .arg(&script)
+        .run()
+        .fails(126, "wg-exec: cannot execute");
+    net.wrap(&["vpn", "--", "no-such-program-x"]).run().fails(
+        127,
+        "wg-exec: cannot execute \"no-such-program-x\": not found",
+    );
+}
+
+#[test]
+fn inside_prog_is_the_user_without_capabilities() {
+    let net = net_with_profile("198.19.0.0/24");
+    let script = "id -u; grep -E '^Cap(Inh|Prm|Eff|Amb)' /proc/self/status; ls /proc/self/fd; env | grep -c '^WG_WRAP_' || true";
+    let out = net.wrap(&["vpn", "--", "sh", "-c", script]).run();
+    let text = out.ok();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], net.sb.user.uid.to_string());
+    for line in &lines[1..5] {
+        assert!(line.ends_with("0000000000000000"), "{text}");
+    }
+    assert_eq!(
+        &lines[5..],
+        ["0", "1", "2", "3", "0"],
+        "fds 0-2 (and ls's own dir fd 3), no WG_WRAP_*: {text}"
+    );
+
+    let out = net
+        .wrap(&["--map-root", "vpn", "--", "sh", "-c", script])
+        .run();
+    let text = out.ok();
+    assert_eq!(text.lines().next(), Some("0"), "{text}");
+    for line in text.lines().skip(1).take(4) {
+        assert!(
+            line.ends_with("0000000000000000"),
+            "--map-root gains nothing: {text}"
+        );
+    }
+}
+
+#[test]
+fn only_lo_and_the_tun_inside_and_the_host_is_unchanged() {
+    let net = net_with_profile("0.0.0.0/0, ::/0");
+    let before = net.host_state();
+    let out = net
+        .wrap(&[
+            "vpn",
+            "--",
+            "sh",
+            "-c",
+            "ip -o link | cut -d: -f2 | tr -d ' '",
+        ])
+        .run();
+    assert_eq!(out.ok(), "lo\nwg0\n");
+    assert_eq!(net.host_state(), before);
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !net.sb.processes().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(net.sb.processes(), [], "left behind 2 s after PROG exited");
+}
+
+#[test]
+fn packets_from_outside_the_peers_allowed_ips_are_dropped() {
+    let net = net_with_profile("198.19.0.1/32, fd00:19::1/128");
+    // The server has a second tunnel address our profile does not allow.
+    net.ip(
+        &net.server_ns,
+        &format!("addr add 198.19.0.9/24 dev {}", net.wg_iface),
+    );
+    let listener = "import socket,sys,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',9000)); s.settimeout(0.2)
+print('listening',flush=True); end=time.time()+4; got=set()
+while time.time()<end:
+    try: got.add(s.recvfrom(100)[0].decode())
+    except socket.timeout: pass
+print(' '.join(sorted(got)))";
+    let sender = format!(
+        "import socket,time
+for i in range(30):
+    for src,msg in (('198.19.0.1','allowed'),('198.19.0.9','forbidden')):
+        s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind((src,0)); s.sendto(msg.encode(),('{}',9000)); s.close()
+    time.sleep(0.1)",
+        net::CLIENT_TUN
+    );
+    let server_ns = net.server_ns.clone();
+    let sending = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        common::net::run_ok(
+            std::process::Command::new("ip")
+                .args(["netns", "exec", &server_ns, "python3", "-c", &sender]),
+        );
+    });
+    let out = net.wrap(&["vpn", "--", "python3", "-c", listener]).run();
+    sending.join().unwrap();
+    assert_eq!(out.ok(), "listening\nallowed\n");
+}
+
+#[test]
+fn setup_failures_are_one_line_and_125() {
+    let net = Net::with_wireguard_go_server();
+    // An endpoint that does not resolve (the host netns has no DNS at all).
+    let profile = net.profile("198.19.0.0/24").replace(
+        &format!("{}:{}", net::SERVER_VETH, net::SERVER_PORT),
+        "nowhere.invalid:51820",
+    );
+    net.import("lost", &profile);
+    net.wrap(&["lost", "--", "true"]).run().fails(
+        125,
+        "wg-unshare: cannot resolve endpoint \"nowhere.invalid:51820\"",
+    );
+    // A missing profile, and a link that is not the next applet.
+    net.wrap(&["ghost", "--", "true"])
+        .run()
+        .fails(125, "wg-unshare: no profile \"ghost\"");
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    net.cmd("wg-unshare")
+        .args(["vpn", "sh", "-c", "true"])
+        .run()
+        .fails(
+            125,
+            "wg-unshare: refusing to run \"sh\" here: the next link must be wg-up",
+        );
+    net.cmd("wg-exec")
+        .args(["true"])
+        .run()
+        .fails(125, "wg-exec: not in a live wg-wrap namespace");
+}
