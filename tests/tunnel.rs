@@ -198,3 +198,189 @@ fn setup_failures_are_one_line_and_125() {
         .run()
         .fails(125, "wg-exec: not in a live wg-wrap namespace");
 }
+
+#[test]
+fn two_peers_each_reached_through_its_own_server() {
+    let mut net = Net::with_wireguard_go_server();
+    let second = net.add_server();
+    let profile = format!(
+        "{}{}",
+        net.profile("198.19.0.0/24, fd00:19:0::/64"),
+        net.peer_section(second, "198.19.1.0/24, fd00:19:1::/64")
+    );
+    net.import("two", &profile);
+    let (first_token, second_token) = (token(), token());
+    net.start_httpd_on(0, &first_token, 1);
+    net.start_httpd_on(second, &second_token, 1);
+    let out = net
+        .wrap(&["two", "--", "sh", "-c"])
+        .arg("curl -sS --max-time 10 http://198.19.0.1:8000/token && curl -sS --max-time 10 'http://[fd00:19:1::1]:8000/token'")
+        .run();
+    assert_eq!(out.ok(), format!("{first_token}\n{second_token}\n"));
+    // Each server saw the client's traffic on its own tunnel.
+    for n in [0, second] {
+        let server = &net.servers[n];
+        let transfer = net.sh(&server.ns, &format!("wg show {} transfer", server.iface));
+        let rx: u64 = transfer.split_whitespace().nth(1).unwrap().parse().unwrap();
+        assert!(rx > 500, "server {n} received {rx} bytes");
+    }
+}
+
+#[test]
+fn wireguard_go_initiates_and_the_peer_roams() {
+    let net = Net::with_wireguard_go_server();
+    // Our ListenPort, no Endpoint: only the server can start the session.
+    let profile = net
+        .profile("198.19.0.0/24")
+        .replace("[Peer]", "ListenPort = 51999\n\n[Peer]")
+        .replace(
+            &format!("Endpoint = {}:{}\n", net::SERVER_VETH, net::SERVER_PORT),
+            "",
+        );
+    net.import("passive", &profile);
+    let client = net.client.public.clone();
+    net.wg(&[
+        "peer",
+        &client,
+        "endpoint",
+        "198.18.0.2:51999",
+        "persistent-keepalive",
+        "1",
+    ]);
+    let phase1 = net.sb.home.join("phase1");
+    let phase2 = net.sb.home.join("phase2");
+    // PROG: wait for a datagram from the server, answer it, then (after the
+    // server moved) wait for another and answer again.
+    let prog = "import socket,os,time
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(('0.0.0.0',9000)); s.settimeout(10)
+for phase,want in (('phase1',b'one'),('phase2',b'two')):
+    while True:
+        data,addr=s.recvfrom(100); s.sendto(b'pong-'+data,addr)
+        if data==want: break
+    open(os.path.join(os.environ['HOME'],phase),'w').close()
+    print(phase,data.decode(),flush=True)";
+    let (server_ns, iface) = (net.server_ns.clone(), net.wg_iface.clone());
+    let server_side = std::thread::spawn(move || {
+        let ping = |msg: &str| {
+            let script = format!(
+                "import socket
+s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.settimeout(0.3)
+for i in range(30):
+    s.sendto(b'{msg}',('{}',9000))
+    try: print(s.recvfrom(100)[0].decode()); break
+    except socket.timeout: pass",
+                net::CLIENT_TUN
+            );
+            common::net::run_ok(
+                std::process::Command::new("ip")
+                    .args(["netns", "exec", &server_ns, "python3", "-c", &script]),
+            )
+        };
+        let first = ping("one");
+        assert!(first.contains("pong-one"), "{first}");
+        // The server moves to a new port: its packets now come from there,
+        // and only a peer that roams with them can answer.
+        common::net::run_ok(std::process::Command::new("ip").args([
+            "netns",
+            "exec",
+            &server_ns,
+            "wg",
+            "set",
+            &iface,
+            "listen-port",
+            "51830",
+        ]));
+        let second = ping("two");
+        (first, second)
+    });
+    let out = net
+        .wrap(&[
+            "--handshake-timeout",
+            "0",
+            "passive",
+            "--",
+            "python3",
+            "-c",
+            prog,
+        ])
+        .run();
+    let (first, second) = server_side.join().unwrap();
+    assert_eq!(out.ok(), "phase1 one\nphase2 two\n");
+    assert!(first.contains("pong-one"), "{first}");
+    assert!(
+        second.trim().ends_with("pong-two"),
+        "no answer after the server moved: {second}"
+    );
+    assert!(phase1.exists() && phase2.exists());
+}
+
+#[test]
+fn an_unreachable_peer_is_one_warning_and_prog_still_runs() {
+    let mut net = net_with_profile("198.19.0.0/24");
+    net.stop_wireguard_go();
+    let out = net
+        .wrap(&[
+            "--handshake-timeout",
+            "1",
+            "vpn",
+            "--",
+            "sh",
+            "-c",
+            "echo ran",
+        ])
+        .run();
+    assert_eq!(out.ok(), "ran\n");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "wg-up: warning: no handshake with peer {} ({}:{}) after 1 s\n",
+            net.server.public,
+            net::SERVER_VETH,
+            net::SERVER_PORT
+        )
+    );
+}
+
+#[test]
+fn no_tun_device_is_one_line_and_125() {
+    let net = net_with_profile("198.19.0.0/24");
+    let hide = |setup: &str| {
+        net.wrap(&["vpn", "--", "true"]).root_pre(&[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &format!("mount -t tmpfs none /dev/net && {setup} exec \"$@\""),
+            "sh",
+        ])
+    };
+    hide("").run().fails(
+        125,
+        "wg-up: cannot create TUN device: no such file or directory (there is no /dev/net/tun: load the tun module (modprobe tun))",
+    );
+    hide("mknod -m 600 /dev/net/tun c 10 200 &&").run().fails(
+        125,
+        "wg-up: cannot create TUN device: permission denied (is /dev/net/tun mode 0666?)",
+    );
+}
+
+#[test]
+fn no_user_namespaces_is_one_line_and_125() {
+    let net = net_with_profile("198.19.0.0/24");
+    // A user namespace of the test user's own where no further one may be made.
+    let out = net
+        .wrap(&["vpn", "--", "true"])
+        .user_pre(&[
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"",
+            "sh",
+        ])
+        .run();
+    out.fails(125, "wg-unshare: cannot create user namespace: no space left on device (user namespaces are disabled here");
+}

@@ -177,6 +177,8 @@ impl Sandbox {
             user: Some(self.user.clone()),
             cwd: self.home.clone(),
             netns: None,
+            root_pre: Vec::new(),
+            user_pre: Vec::new(),
         }
     }
 }
@@ -228,6 +230,8 @@ pub struct Cmd {
     user: Option<User>,
     cwd: PathBuf,
     netns: Option<String>,
+    root_pre: Vec<OsString>,
+    user_pre: Vec<OsString>,
 }
 
 #[derive(Debug)]
@@ -279,34 +283,49 @@ impl Cmd {
         self
     }
 
-    /// The command line as it will run: through setpriv when a user is set.
+    /// The command line as it will run: `nsenter` into the netns, then
+    /// `root_pre` (as root), then `setpriv` to the user, then `user_pre`
+    /// (as the user), then the program.
     pub fn command(&self) -> Command {
-        let mut cmd = match &self.user {
-            Some(user) => {
-                let mut c = match &self.netns {
-                    Some(ns) => {
-                        let mut c = Command::new("nsenter");
-                        c.arg(format!("--net=/run/netns/{ns}"))
-                            .arg("--")
-                            .arg("setpriv");
-                        c
-                    }
-                    None => Command::new("setpriv"),
-                };
-                c.arg(format!("--reuid={}", user.uid))
-                    .arg(format!("--regid={}", user.gid))
-                    .arg("--clear-groups")
-                    .arg("--")
-                    .arg(&self.program);
-                c
-            }
-            None => Command::new(&self.program),
-        };
-        cmd.args(&self.args).env_clear().current_dir(&self.cwd);
+        let mut argv: Vec<OsString> = Vec::new();
+        if let Some(ns) = &self.netns {
+            argv.extend([
+                "nsenter".into(),
+                format!("--net=/run/netns/{ns}").into(),
+                "--".into(),
+            ]);
+        }
+        argv.extend(self.root_pre.iter().cloned());
+        if let Some(user) = &self.user {
+            argv.extend([
+                "setpriv".into(),
+                format!("--reuid={}", user.uid).into(),
+                format!("--regid={}", user.gid).into(),
+                "--clear-groups".into(),
+                "--".into(),
+            ]);
+        }
+        argv.extend(self.user_pre.iter().cloned());
+        argv.push(self.program.clone());
+        argv.extend(self.args.iter().cloned());
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]).env_clear().current_dir(&self.cwd);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
         cmd
+    }
+
+    /// Runs `argv` as root around the command (e.g. `unshare --mount sh -c ...`).
+    pub fn root_pre(mut self, argv: &[&str]) -> Self {
+        self.root_pre = argv.iter().map(OsString::from).collect();
+        self
+    }
+
+    /// Runs `argv` as the user around the command.
+    pub fn user_pre(mut self, argv: &[&str]) -> Self {
+        self.user_pre = argv.iter().map(OsString::from).collect();
+        self
     }
 
     /// Runs to completion (at most [`COMMAND_LIMIT`]) and collects the output.

@@ -2,8 +2,8 @@
 //! a "server" netns running wireguard-go (configured with `wg`), joined by a
 //! veth. Names are unique per test; everything is removed on drop.
 //!
-//! Addresses: veth 198.18.0.1 (server) / 198.18.0.2 (host), fd00:18::1/::2;
-//! tunnel 198.19.0.1 (server) / 198.19.0.2 (client), fd00:19::1/::2.
+//! Addresses: server n's veth 198.18.n.1 (server) / 198.18.n.2 (host); its
+//! tunnel 198.19.n.1, fd00:19:n::1; the client 198.19.0.2, fd00:19::2.
 
 use super::{Cmd, Sandbox};
 use std::process::{Child, Command, Stdio};
@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 
 pub const SERVER_PORT: u16 = 51820;
 pub const SERVER_VETH: &str = "198.18.0.1";
-pub const HOST_VETH: &str = "198.18.0.2";
 pub const SERVER_TUN: &str = "198.19.0.1";
-pub const SERVER_TUN6: &str = "fd00:19::1";
+pub const SERVER_TUN6: &str = "fd00:19:0::1";
 pub const CLIENT_TUN: &str = "198.19.0.2";
 pub const CLIENT_TUN6: &str = "fd00:19::2";
 
@@ -61,15 +60,29 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A WireGuard server: wireguard-go in a netns of its own, reached from the
+/// host netns over a veth. Server `n` uses 198.18.n.0/24 on the veth and
+/// 198.19.n.1 (fd00:19:n::1) in the tunnel.
+pub struct Server {
+    pub ns: String,
+    pub iface: String,
+    pub keys: Keys,
+    pub veth_ip: String,
+    pub tun_ip: String,
+    pub tun6_ip: String,
+    child: Option<Child>,
+}
+
 pub struct Net {
     pub sb: Sandbox,
     pub tag: String,
     pub host_ns: String,
+    /// The first server's netns and interface (the usual one).
     pub server_ns: String,
-    /// wireguard-go's interface in the server netns.
     pub wg_iface: String,
     pub server: Keys,
     pub client: Keys,
+    pub servers: Vec<Server>,
     children: Vec<Child>,
 }
 
@@ -84,21 +97,52 @@ impl Net {
         let mut net = Net {
             sb: Sandbox::new(),
             host_ns: format!("wwh{tag}"),
-            server_ns: format!("wws{tag}"),
-            wg_iface: format!("wwg{tag}"),
+            server_ns: String::new(),
+            wg_iface: String::new(),
             tag,
-            server: Keys::generate(),
+            server: Keys {
+                private: String::new(),
+                public: String::new(),
+            },
             client: Keys::generate(),
+            servers: Vec::new(),
             children: Vec::new(),
         };
         // From here on Drop cleans up whatever was made.
-        for ns in [&net.host_ns, &net.server_ns] {
-            run_ok(Command::new("ip").args(["netns", "add", ns]));
-        }
-        let (va, vb) = (format!("wva{}", net.tag), format!("wvb{}", net.tag));
+        run_ok(Command::new("ip").args(["netns", "add", &net.host_ns]));
+        net.ip(&net.host_ns, "link set lo up");
+        net.add_server();
+        net.server_ns = net.servers[0].ns.clone();
+        net.wg_iface = net.servers[0].iface.clone();
+        net.server = Keys {
+            private: net.servers[0].keys.private.clone(),
+            public: net.servers[0].keys.public.clone(),
+        };
+        net
+    }
+
+    /// Another server, number `servers.len()`, with the client as its peer.
+    pub fn add_server(&mut self) -> usize {
+        let n = self.servers.len();
+        let letter = (b'a' + n as u8) as char;
+        let ns = format!("ws{letter}{}", self.tag);
+        run_ok(Command::new("ip").args(["netns", "add", &ns]));
+        let mut server = Server {
+            iface: format!("wg{letter}{}", self.tag),
+            keys: Keys::generate(),
+            veth_ip: format!("198.18.{n}.1"),
+            tun_ip: format!("198.19.{n}.1"),
+            tun6_ip: format!("fd00:19:{n}::1"),
+            child: None,
+            ns,
+        };
+        let (va, vb) = (
+            format!("wh{letter}{}", self.tag),
+            format!("wv{letter}{}", self.tag),
+        );
         run_ok(Command::new("ip").args([
             "-n",
-            &net.host_ns,
+            &self.host_ns,
             "link",
             "add",
             &va,
@@ -108,44 +152,95 @@ impl Net {
             "name",
             &vb,
             "netns",
-            &net.server_ns,
+            &server.ns,
         ]));
-        net.ip(&net.host_ns, &format!("addr add {HOST_VETH}/24 dev {va}"));
-        net.ip(
-            &net.host_ns,
-            &format!("addr add fd00:18::2/64 dev {va} nodad"),
+        self.ip(&self.host_ns, &format!("addr add 198.18.{n}.2/24 dev {va}"));
+        self.ip(
+            &self.host_ns,
+            &format!("addr add fd00:18:{n}::2/64 dev {va} nodad"),
         );
-        net.ip(&net.host_ns, &format!("link set {va} up"));
-        net.ip(&net.host_ns, "link set lo up");
-        net.ip(
-            &net.server_ns,
-            &format!("addr add {SERVER_VETH}/24 dev {vb}"),
+        self.ip(&self.host_ns, &format!("link set {va} up"));
+        self.ip(
+            &server.ns,
+            &format!("addr add {}/24 dev {vb}", server.veth_ip),
         );
-        net.ip(
-            &net.server_ns,
-            &format!("addr add fd00:18::1/64 dev {vb} nodad"),
+        self.ip(
+            &server.ns,
+            &format!("addr add fd00:18:{n}::1/64 dev {vb} nodad"),
         );
-        net.ip(&net.server_ns, &format!("link set {vb} up"));
-        net.ip(&net.server_ns, "link set lo up");
-        net.start_wireguard_go();
-        let iface = net.wg_iface.clone();
-        net.ip(
-            &net.server_ns,
-            &format!("addr add {SERVER_TUN}/24 dev {iface}"),
+        self.ip(&server.ns, &format!("link set {vb} up"));
+        self.ip(&server.ns, "link set lo up");
+        let child = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &server.ns,
+                "wireguard-go",
+                "-f",
+                &server.iface,
+            ])
+            .env("WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run wireguard-go");
+        server.child = Some(child);
+        self.servers.push(server);
+        let server = &self.servers[n];
+        let sock = format!("/var/run/wireguard/{}.sock", server.iface);
+        let start = Instant::now();
+        while !std::path::Path::new(&sock).exists() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "wireguard-go did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let key = self.sb.root.join(format!("server{n}.key"));
+        std::fs::write(&key, format!("{}\n", server.keys.private)).unwrap();
+        let key = key.to_str().unwrap().to_string();
+        self.wg_on(
+            n,
+            &["private-key", &key, "listen-port", &SERVER_PORT.to_string()],
         );
-        net.ip(
-            &net.server_ns,
-            &format!("addr add {SERVER_TUN6}/64 dev {iface} nodad"),
+        self.ip(
+            &server.ns,
+            &format!("addr add {}/24 dev {}", server.tun_ip, server.iface),
         );
-        net.ip(&net.server_ns, &format!("link set {iface} up"));
-        let client = net.client.public.clone();
-        net.wg(&[
-            "peer",
-            &client,
-            "allowed-ips",
-            &format!("{CLIENT_TUN}/32,{CLIENT_TUN6}/128"),
-        ]);
-        net
+        self.ip(
+            &server.ns,
+            &format!("addr add {}/64 dev {} nodad", server.tun6_ip, server.iface),
+        );
+        self.ip(&server.ns, &format!("link set {} up", server.iface));
+        self.ip(
+            &server.ns,
+            &format!("route add {CLIENT_TUN}/32 dev {}", server.iface),
+        );
+        self.ip(
+            &server.ns,
+            &format!("route add {CLIENT_TUN6}/128 dev {}", server.iface),
+        );
+        let client = self.client.public.clone();
+        self.wg_on(
+            n,
+            &[
+                "peer",
+                &client,
+                "allowed-ips",
+                &format!("{CLIENT_TUN}/32,{CLIENT_TUN6}/128"),
+            ],
+        );
+        n
+    }
+
+    /// `wg set IFACE ARGS` for server `n`'s wireguard-go.
+    pub fn wg_on(&self, n: usize, args: &[&str]) {
+        let server = &self.servers[n];
+        run_ok(
+            Command::new("ip")
+                .args(["netns", "exec", &server.ns, "wg", "set", &server.iface])
+                .args(args),
+        );
     }
 
     pub fn ip(&self, ns: &str, args: &str) {
@@ -157,67 +252,36 @@ impl Net {
         );
     }
 
-    /// `wg set IFACE ARGS` for the server's wireguard-go.
+    /// `wg set IFACE ARGS` for the first server's wireguard-go.
     pub fn wg(&self, args: &[&str]) {
-        run_ok(
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    &self.server_ns,
-                    "wg",
-                    "set",
-                    &self.wg_iface,
-                ])
-                .args(args),
-        );
-    }
-
-    fn start_wireguard_go(&mut self) {
-        let child = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.server_ns,
-                "wireguard-go",
-                "-f",
-                &self.wg_iface,
-            ])
-            .env("WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run wireguard-go");
-        self.children.push(child);
-        let sock = format!("/var/run/wireguard/{}.sock", self.wg_iface);
-        let start = Instant::now();
-        while !std::path::Path::new(&sock).exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "wireguard-go did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let key = self.sb.root.join("server.key");
-        std::fs::write(&key, format!("{}\n", self.server.private)).unwrap();
-        let key = key.to_str().unwrap().to_string();
-        self.wg(&["private-key", &key, "listen-port", &SERVER_PORT.to_string()]);
+        self.wg_on(0, args);
     }
 
     /// Stops the server's wireguard-go (the tunnel then reaches nothing).
     pub fn stop_wireguard_go(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
+        for server in &mut self.servers {
+            if let Some(mut child) = server.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
-        self.children.clear();
     }
 
-    /// The client's profile: the server as its one peer.
+    /// The client's profile: the first server as its one peer.
     pub fn profile(&self, allowed: &str) -> String {
         format!(
-            "[Interface]\nPrivateKey = {}\nAddress = {CLIENT_TUN}/32, {CLIENT_TUN6}/128\nDNS = {SERVER_TUN}\n\n[Peer]\nPublicKey = {}\nAllowedIPs = {allowed}\nEndpoint = {SERVER_VETH}:{SERVER_PORT}\n",
-            self.client.private, self.server.public
+            "[Interface]\nPrivateKey = {}\nAddress = {CLIENT_TUN}/32, {CLIENT_TUN6}/128\nDNS = {SERVER_TUN}\n{}",
+            self.client.private,
+            self.peer_section(0, allowed)
+        )
+    }
+
+    /// A `[Peer]` section for server `n`.
+    pub fn peer_section(&self, n: usize, allowed: &str) -> String {
+        let server = &self.servers[n];
+        format!(
+            "\n[Peer]\nPublicKey = {}\nAllowedIPs = {allowed}\nEndpoint = {}:{SERVER_PORT}\n",
+            server.keys.public, server.veth_ip
         )
     }
 
@@ -241,10 +305,10 @@ impl Net {
         self.cmd("wg-wrap").args(args)
     }
 
-    /// A program run as root in the server netns, killed on drop.
-    pub fn spawn_server(&mut self, program: &str, args: &[&str]) {
+    /// A program run as root in netns `ns`, killed on drop.
+    pub fn spawn_in(&mut self, ns: &str, program: &str, args: &[&str]) {
         let child = Command::new("ip")
-            .args(["netns", "exec", &self.server_ns, program])
+            .args(["netns", "exec", ns, program])
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -268,15 +332,18 @@ impl Net {
 
     /// Serves the test HTTP server (httpd.py) on port 8000 of the server netns.
     pub fn start_httpd(&mut self, token: &str, blob_bytes: usize) {
+        self.start_httpd_on(0, token, blob_bytes);
+    }
+
+    /// The test HTTP server (httpd.py) on port 8000 of server `n`'s netns.
+    pub fn start_httpd_on(&mut self, n: usize, token: &str, blob_bytes: usize) {
         let script = self.sb.root.join("httpd.py");
         std::fs::write(&script, include_str!("httpd.py")).unwrap();
         let script = script.to_str().unwrap().to_string();
-        self.spawn_server("python3", &[&script, token, &blob_bytes.to_string()]);
+        let ns = self.servers[n].ns.clone();
+        self.spawn_in(&ns, "python3", &[&script, token, &blob_bytes.to_string()]);
         let start = Instant::now();
-        while !self
-            .sh(&self.server_ns, "ss -Hltn 'sport = :8000'")
-            .contains("8000")
-        {
+        while !self.sh(&ns, "ss -Hltn 'sport = :8000'").contains("8000") {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "httpd did not start"
@@ -289,7 +356,13 @@ impl Net {
 impl Drop for Net {
     fn drop(&mut self) {
         self.stop_wireguard_go();
-        for ns in [&self.host_ns, &self.server_ns] {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let mut namespaces = vec![self.host_ns.clone()];
+        namespaces.extend(self.servers.iter().map(|s| s.ns.clone()));
+        for ns in &namespaces {
             let _ = Command::new("ip")
                 .args(["netns", "pids", ns])
                 .output()
@@ -300,6 +373,8 @@ impl Drop for Net {
                 });
             let _ = Command::new("ip").args(["netns", "del", ns]).status();
         }
-        let _ = std::fs::remove_file(format!("/var/run/wireguard/{}.sock", self.wg_iface));
+        for server in &self.servers {
+            let _ = std::fs::remove_file(format!("/var/run/wireguard/{}.sock", server.iface));
+        }
     }
 }
