@@ -3,10 +3,10 @@
 use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::Command;
-use wg_wrap::conf::{self, Conf};
+use wg_wrap::conf::{self, Conf, SecretKey};
 use wg_wrap::profile::{self, Store};
 use wg_wrap::{Error, log};
 
@@ -27,7 +27,19 @@ enum Command_ {
     Edit(Edit),
     Remove(Remove),
     Path(PathOf),
+    Genkey(Genkey),
+    Pubkey(Pubkey),
 }
+
+/// Print a new random private key in base64, as `wg genkey` does (redirect it into a 0600 file).
+#[derive(FromArgs)]
+#[argh(subcommand, name = "genkey")]
+struct Genkey {}
+
+/// Read a private key on standard input and print its public key, as `wg pubkey` does.
+#[derive(FromArgs)]
+#[argh(subcommand, name = "pubkey")]
+struct Pubkey {}
 
 /// Check FILE (- for standard input) and store it as NAME (default: FILE's name without .conf).
 #[derive(FromArgs)]
@@ -99,8 +111,24 @@ pub fn main(name: &str, mut args: Vec<OsString>) -> Result<u8, Error> {
     let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
         return Ok(0);
     };
+    match opts.command {
+        Command_::Genkey(_) => {
+            let key = SecretKey::generate().map_err(|e| Error::sys("generate a key", e))?;
+            println!("{}", key.to_base64());
+            return Ok(0);
+        }
+        Command_::Pubkey(_) => {
+            let text = conf::read_text(std::io::stdin().lock().take(1024), "standard input")?;
+            let key = SecretKey::parse(text.trim())
+                .map_err(|p| Error::new(format!("standard input: private key {p}")).hint(conf::KEY_HINT))?;
+            println!("{}", key.public_key());
+            return Ok(0);
+        }
+        _ => {}
+    }
     let store = Store::from_env()?;
     match opts.command {
+        Command_::Genkey(_) | Command_::Pubkey(_) => {}
         Command_::Import(import) => import_profile(&store, import)?,
         Command_::List(list) => list_profiles(&store, list.long)?,
         Command_::Show(show) => {

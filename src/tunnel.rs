@@ -11,6 +11,16 @@ pub const IFACE: &str = "wg0";
 /// Creates the TUN, brings `lo` and it up, adds the addresses and one route
 /// per distinct AllowedIPs network, and lets the user's group ping.
 pub fn bring_up(conf: &Conf) -> Result<tun_rs::SyncDevice> {
+    // No link-local address on the TUN (this netns's default, set before it
+    // exists): the kernel would otherwise send router solicitations and MLD
+    // reports into the tunnel, which kernel WireGuard interfaces do not.
+    let gen_mode = "/proc/sys/net/ipv6/conf/default/addr_gen_mode";
+    if let Err(e) = std::fs::write(gen_mode, "1") {
+        log::info(format_args!(
+            "cannot write {gen_mode}: {}",
+            crate::error::cause(&e)
+        ));
+    }
     let mtu = conf.interface.mtu.unwrap_or(host::DEFAULT_MTU);
     let tun = tun_rs::DeviceBuilder::new()
         .name(IFACE)

@@ -276,3 +276,43 @@ fn profile_errors_are_one_line_and_125() {
         .run()
         .fails(125, "huge.conf: larger than 1 MiB");
 }
+
+#[test]
+fn genkey_and_pubkey_agree_with_wireguard_tools() {
+    let sb = Sandbox::new();
+    let private = sb
+        .cmd("wg-profile")
+        .arg("genkey")
+        .run()
+        .ok()
+        .trim()
+        .to_string();
+    assert_eq!(private.len(), 44);
+    let ours = sb
+        .cmd("wg-profile")
+        .arg("pubkey")
+        .stdin(format!("{private}\n"))
+        .run();
+    let mut wg = std::process::Command::new("wg")
+        .arg("pubkey")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    wg.stdin
+        .take()
+        .unwrap()
+        .write_all(private.as_bytes())
+        .unwrap();
+    let theirs = wg.wait_with_output().unwrap();
+    assert_eq!(ours.ok(), String::from_utf8(theirs.stdout).unwrap());
+    sb.cmd("wg-profile")
+        .arg("pubkey")
+        .stdin("nonsense\n")
+        .run()
+        .fails(
+            125,
+            "wg-profile: standard input: private key is 6 bytes long",
+        );
+}

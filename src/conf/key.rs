@@ -35,6 +35,27 @@ impl SecretKey {
     }
 }
 
+impl SecretKey {
+    /// A new random private key (clamped by X25519 when used).
+    pub fn generate() -> std::io::Result<Self> {
+        let mut bytes = [0u8; 32];
+        let mut filled = 0;
+        while filled < bytes.len() {
+            filled += rustix::rand::getrandom(
+                &mut bytes[filled..],
+                rustix::rand::GetRandomFlags::empty(),
+            )?;
+        }
+        Ok(SecretKey(bytes))
+    }
+
+    /// The public key that goes with this private key.
+    pub fn public_key(&self) -> PublicKey {
+        use boringtun::x25519;
+        PublicKey(x25519::PublicKey::from(&x25519::StaticSecret::from(self.0)).to_bytes())
+    }
+}
+
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretKey(hidden)")

@@ -563,7 +563,7 @@ impl<'a> Parser<'a> {
                     .hint("IPv6 needs an MTU of 1280 or more"),
             );
         }
-        let own = PublicKey::from_bytes(public_key_bytes(&interface.private_key));
+        let own = interface.private_key.public_key();
         for (i, peer) in peers.iter().enumerate() {
             if peers[..i].iter().any(|p| p.public_key == peer.public_key) {
                 return Err(Error::new(format!(
@@ -582,12 +582,6 @@ impl<'a> Parser<'a> {
         }
         Ok(())
     }
-}
-
-/// The X25519 public key of a private key.
-pub fn public_key_bytes(secret: &SecretKey) -> [u8; 32] {
-    use boringtun::x25519;
-    x25519::PublicKey::from(&x25519::StaticSecret::from(*secret.bytes())).to_bytes()
 }
 
 /// A comma-separated value, trimmed, empty items dropped.

@@ -301,7 +301,7 @@ fn repeated_single_keys_and_sections() {
     );
     let e = err(&format!("{}[Peer]\nPublicKey = {PK1}\n", minimal("", "")));
     assert!(e.contains("is listed twice"), "{e}");
-    let own = PublicKey::from_bytes(public_key_bytes(&SecretKey::parse(SK).unwrap()));
+    let own = SecretKey::parse(SK).unwrap().public_key();
     let e = err(&minimal("", "").replace(PK1, &own.to_string()));
     assert!(e.contains("this interface's own key"), "{e}");
 }

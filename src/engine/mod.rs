@@ -26,7 +26,8 @@ use std::time::{Duration, Instant};
 pub struct Engine {
     pub pid: u32,
     report: BufReader<File>,
-    peers: usize,
+    /// Peers with an endpoint: the ones whose first handshake wg-up waits for.
+    awaited: Vec<usize>,
 }
 
 /// Forks the engine for `conf` over `tun` and `udp`. Must be called while
@@ -76,7 +77,10 @@ pub fn spawn(conf: &Conf, tun: tun_rs::SyncDevice, udp: OwnedFd) -> Result<Engin
     Ok(Engine {
         pid,
         report,
-        peers: conf.peers.len(),
+        awaited: (conf.peers.iter().enumerate())
+            .filter(|(_, p)| p.endpoint.is_some())
+            .map(|(i, _)| i)
+            .collect(),
     })
 }
 
@@ -88,7 +92,7 @@ pub struct Readiness {
 
 impl Engine {
     /// Waits for `ready` (or the engine's error), then up to `timeout` for
-    /// every peer's first handshake.
+    /// the first handshake of every peer that has an endpoint.
     pub fn wait(mut self, timeout: Duration) -> Result<Readiness> {
         let mut line = String::new();
         self.read_line(&mut line, Duration::from_secs(10))?;
@@ -102,7 +106,7 @@ impl Engine {
         }
         let mut handshakes = Vec::new();
         let deadline = Instant::now() + timeout;
-        while handshakes.len() < self.peers {
+        while !self.awaited.iter().all(|i| handshakes.contains(i)) {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
