@@ -36,26 +36,33 @@ fn http_fetch_through_the_tunnel_over_ipv4_and_ipv6() {
 }
 
 #[test]
-fn twenty_megabytes_both_ways_with_matching_checksums() {
+fn twenty_megabytes_both_ways_over_ipv4_and_ipv6_with_matching_checksums() {
     let mut net = net_with_profile("198.19.0.0/24, fd00:19::/64");
     const SIZE: usize = 20 << 20;
     net.start_httpd("x", SIZE);
-    let script = format!(
-        "set -e
-         curl -sS --max-time 60 -o blob http://{v4}:8000/blob
-         sha256sum blob | cut -d' ' -f1
-         curl -sS --max-time 10 http://{v4}:8000/blob.sha256
-         curl -sS --max-time 60 -T blob 'http://[{v6}]:8000/up'
-         rm blob",
-        v4 = net::SERVER_TUN,
-        v6 = net::SERVER_TUN6
-    );
+    let mut script = String::from("set -e\n");
+    for host in [
+        net::SERVER_TUN.to_string(),
+        format!("[{}]", net::SERVER_TUN6),
+    ] {
+        script.push_str(&format!(
+            "curl -sS --max-time 60 -o blob http://{host}:8000/blob
+             wc -c < blob
+             sha256sum blob | cut -d' ' -f1
+             curl -sS --max-time 10 http://{host}:8000/blob.sha256
+             curl -sS --max-time 60 -T blob http://{host}:8000/up
+             rm blob\n"
+        ));
+    }
     let out = net.wrap(&["vpn", "--", "sh", "-c", &script]).run();
     let lines: Vec<&str> = out.ok().lines().collect();
-    assert_eq!(lines.len(), 3, "{out:?}");
-    assert_eq!(lines[0].len(), 64);
-    assert_eq!(lines[0], lines[1], "download corrupted");
-    assert_eq!(lines[0], lines[2], "upload corrupted");
+    assert_eq!(lines.len(), 8, "{out:?}");
+    for family in lines.chunks(4) {
+        assert_eq!(family[0].trim(), SIZE.to_string(), "short download");
+        assert_eq!(family[1].len(), 64);
+        assert_eq!(family[1], family[2], "download corrupted");
+        assert_eq!(family[1], family[3], "upload corrupted");
+    }
 }
 
 #[test]

@@ -129,7 +129,12 @@ impl Engine {
         let mut datagram = vec![0u8; BUF];
         let mut out = vec![0u8; BUF];
         loop {
-            let (n, from) = self.udp.recv_from(&mut datagram).await?;
+            let (n, from) = match self.udp.recv_from(&mut datagram).await {
+                Ok(got) => got,
+                // ICMP errors queued on the socket, a signal: not fatal.
+                Err(e) if transient(&e) => continue,
+                Err(e) => return Err(e),
+            };
             match self.decapsulate(&datagram[..n], from, &mut out) {
                 Step::Nothing => {}
                 Step::Tunnel(len) => {
@@ -294,6 +299,18 @@ impl Engine {
             self.report_handshakes();
         }
     }
+}
+
+/// Errors after which the socket still works.
+fn transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+    )
 }
 
 /// `::ffff:a.b.c.d` as the IPv4 address it is.
