@@ -330,6 +330,11 @@ impl Cmd {
 
     /// Runs to completion (at most [`COMMAND_LIMIT`]) and collects the output.
     pub fn run(self) -> Out {
+        self.spawn().wait()
+    }
+
+    /// Starts the command; its pid is PROG's once the chain has exec'd.
+    pub fn spawn(self) -> Running {
         let mut cmd = self.command();
         cmd.stdin(if self.stdin.is_some() {
             Stdio::piped()
@@ -355,6 +360,40 @@ impl Cmd {
             })
         };
         let (out_t, err_t) = (read(Box::new(stdout)), read(Box::new(stderr)));
+        Running {
+            child,
+            out_t,
+            err_t,
+            program: self.program,
+        }
+    }
+}
+
+/// A command started with [`Cmd::spawn`].
+pub struct Running {
+    pub child: std::process::Child,
+    out_t: std::thread::JoinHandle<Vec<u8>>,
+    err_t: std::thread::JoinHandle<Vec<u8>>,
+    program: OsString,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends `signal` to the process (PROG, once the chain has exec'd).
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (at most [`COMMAND_LIMIT`]) and collects the output.
+    pub fn wait(self) -> Out {
+        let mut child = self.child;
         let start = Instant::now();
         let status = loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -367,6 +406,7 @@ impl Cmd {
             }
             std::thread::sleep(Duration::from_millis(5));
         };
+        let (out_t, err_t) = (self.out_t, self.err_t);
         use std::os::unix::process::ExitStatusExt;
         let code = status
             .code()

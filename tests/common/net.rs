@@ -305,6 +305,34 @@ impl Net {
         self.cmd("wg-wrap").args(args)
     }
 
+    /// The test DNS responder (dns.py) on `listen`:53 in netns `ns`,
+    /// answering `name` with `addr`; returns the file it logs queries to.
+    pub fn start_dns(
+        &mut self,
+        ns: &str,
+        listen: &str,
+        name: &str,
+        addr: &str,
+    ) -> std::path::PathBuf {
+        let script = self.sb.root.join("dns.py");
+        std::fs::write(&script, include_str!("dns.py")).unwrap();
+        let log = self.sb.root.join(format!("dns-{ns}.log"));
+        let (script_s, log_s) = (
+            script.to_str().unwrap().to_string(),
+            log.to_str().unwrap().to_string(),
+        );
+        self.spawn_in(ns, "python3", &[&script_s, listen, name, addr, &log_s]);
+        let start = Instant::now();
+        while !self.sh(ns, "ss -Hlun 'sport = :53'").contains(":53") {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "dns.py did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        log
+    }
+
     /// A program run as root in netns `ns`, killed on drop.
     pub fn spawn_in(&mut self, ns: &str, program: &str, args: &[&str]) {
         let child = Command::new("ip")
