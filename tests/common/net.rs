@@ -305,6 +305,51 @@ impl Net {
         self.cmd("wg-wrap").args(args)
     }
 
+    /// A UDP echo server on port 9999 (IPv4 and IPv6) in server `n`'s netns.
+    pub fn start_udp_echo(&mut self, n: usize) {
+        let ns = self.servers[n].ns.clone();
+        let script = "import socket,time
+s=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM); s.setsockopt(socket.IPPROTO_IPV6,socket.IPV6_V6ONLY,0)
+s.bind(('::',9999)); s.settimeout(0.5); end=time.time()+60
+while time.time()<end:
+    try: d,a=s.recvfrom(100); s.sendto(d,a)
+    except socket.timeout: pass";
+        self.spawn_in(&ns, "python3", &["-c", script]);
+        let start = Instant::now();
+        while !self.sh(&ns, "ss -Hlun 'sport = :9999'").contains("9999") {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "udp echo did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// probe.py, written where the test user can run it; returns its path.
+    pub fn probe_script(&self) -> String {
+        let path = self.sb.root.join("probe.py");
+        std::fs::write(&path, include_str!("probe.py")).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    /// Every way out to server `n`, and into its tunnel, that probe.py tries.
+    pub fn probe_targets(&self, n: usize) -> Vec<String> {
+        let s = &self.servers[n];
+        let veth6 = format!("fd00:18:{n}::1");
+        let mut targets = Vec::new();
+        for host in [
+            s.veth_ip.as_str(),
+            veth6.as_str(),
+            s.tun_ip.as_str(),
+            s.tun6_ip.as_str(),
+        ] {
+            targets.push(format!("tcp:{host}:8000"));
+            targets.push(format!("udp:{host}:9999"));
+            targets.push(format!("icmp:{host}:0"));
+        }
+        targets
+    }
+
     /// The test DNS responder (dns.py) on `listen`:53 in netns `ns`,
     /// answering `name` with `addr`; returns the file it logs queries to.
     pub fn start_dns(
