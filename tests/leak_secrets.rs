@@ -1,0 +1,87 @@
+//! No secret within PROG's reach: not in any environment, command line,
+//! readable memory or descriptor, not in the profile files.
+
+mod common;
+
+use common::net::{self, Net};
+
+/// A secret as secrets.py wants it: its bytes XOR 0x5a, in hex.
+fn disguised(base64_key: &str) -> String {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import base64,sys; print(bytes(b^0x5a for b in base64.b64decode(sys.argv[1])).hex())",
+            base64_key,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn keys_are_nowhere_prog_can_read() {
+    let mut net = Net::with_wireguard_go_server();
+    net.start_httpd("token", 1);
+    let psk = std::process::Command::new("wg")
+        .arg("genpsk")
+        .output()
+        .unwrap();
+    let psk = String::from_utf8(psk.stdout).unwrap().trim().to_string();
+    let psk_file = net.sb.root.join("psk");
+    std::fs::write(&psk_file, format!("{psk}\n")).unwrap();
+    let client = net.client.public.clone();
+    net.wg(&["peer", &client, "preshared-key", psk_file.to_str().unwrap()]);
+    let profile = net
+        .profile("0.0.0.0/0, ::/0")
+        .replace("AllowedIPs", &format!("PresharedKey = {psk}\nAllowedIPs"));
+    net.import("vpn", &profile);
+    let by_path = net.sb.user_file("direct.conf", &profile, 0o600);
+
+    let script = net.sb.root.join("secrets.py");
+    std::fs::write(&script, include_str!("common/secrets.py")).unwrap();
+    let needles = [disguised(&net.client.private), disguised(&psk)];
+    // By name, the store is hidden; by path, that file is.
+    let store_check = format!("echo hidden: $(ls -A {} | wc -l)", net.sb.store().display());
+    let file_check = format!("echo hidden: $(cat {} | wc -c)", by_path.display());
+    for (profile_arg, hidden_check) in [
+        ("vpn", &store_check),
+        (by_path.to_str().unwrap(), &file_check),
+    ] {
+        let prog = format!(
+            "curl -sS --max-time 5 http://{}:8000/token && python3 {} {} {}
+             {hidden_check}",
+            net::SERVER_TUN,
+            script.display(),
+            needles[0],
+            needles[1],
+        );
+        let out = net.wrap(&[profile_arg, "--", "sh", "-c", &prog]).run();
+        let lines: Vec<&str> = out.ok().lines().collect();
+        assert_eq!(
+            lines[0], "token",
+            "the tunnel (with the preshared key) works: {out:?}"
+        );
+        assert_eq!(lines.len(), 3, "a secret was found: {out:?}");
+        let summary = lines[1];
+        assert!(summary.contains("own fds 0,1,2,"), "{summary}");
+        assert!(summary.contains("wg vars 0"), "{summary}");
+        assert!(summary.contains("engine memory readable: no"), "{summary}");
+        let readable: usize = summary
+            .split(", ")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            readable >= 1,
+            "the scan read no memory at all (sh's should be readable): {summary}"
+        );
+        assert_eq!(
+            lines[2], "hidden: 0",
+            "the profile is readable inside: {out:?}"
+        );
+    }
+}
