@@ -57,5 +57,6 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     caps::keep_across_exec(caps::CHAIN)?;
     chain::pass_fd(chain::UDP_FD, &udp)?;
     chain::pass_fd(chain::CONF_FD, &memfd)?;
+    chain::set(chain::PROFILE, &loaded.name);
     Err(chain::exec_link(&next, &["wg-up"]))
 }

@@ -4,7 +4,7 @@ use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
 use std::time::Duration;
-use wg_wrap::{Error, chain, engine, log, tunnel};
+use wg_wrap::{Error, chain, engine, log, runtime, tunnel};
 
 /// Bring the tunnel up in this namespace: the TUN wg0, its addresses and
 /// routes, and the WireGuard engine; wait for the first handshake, then
@@ -27,8 +27,11 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     chain::check_link(&next, &["wg-exec"])?;
     let conf = chain::take_conf()?;
     let udp = chain::take_fd(chain::UDP_FD, "wg-unshare")?;
+    let profile = std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string());
+    chain::unset(chain::PROFILE);
+    let runtime = runtime::dir()?;
     let tun = tunnel::bring_up(&conf)?;
-    let engine = engine::spawn(&conf, tun, udp)?;
+    let engine = engine::spawn(&conf, tun, udp, &runtime, &profile)?;
     let pid = engine.pid;
     let ready = engine.wait(Duration::from_secs(opts.handshake_timeout))?;
     if opts.handshake_timeout > 0 {

@@ -19,6 +19,9 @@ pub const UDP_FD: &str = "WG_WRAP_UDP_FD";
 /// resolved to addresses and the MTU filled in.
 /// Set by wg-unshare, taken (and unset) by wg-up. PROG never sees it.
 pub const CONF_FD: &str = "WG_WRAP_CONF_FD";
+/// The profile's name (or path), for the registry. Not a secret.
+/// Set by wg-unshare, taken (and unset) by wg-up.
+pub const PROFILE: &str = "WG_WRAP_PROFILE";
 /// Pid of the engine serving this namespace. Set by wg-up, for wg-pin and wg-exec.
 pub const ENGINE_PID: &str = "WG_WRAP_ENGINE_PID";
 /// Name of the TUN interface. Set by wg-up, for wg-pin and wg-exec.

@@ -15,5 +15,6 @@ pub mod engine;
 pub mod host;
 pub mod netlink;
 pub mod ns;
+pub mod registry;
 pub mod runtime;
 pub mod tunnel;

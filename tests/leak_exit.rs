@@ -27,13 +27,13 @@ fn engine_gone_within(net: &Net, limit: Duration) -> Duration {
     }
 }
 
+/// Files (not directories) under the runtime directory.
 fn runtime_files(net: &Net) -> Vec<String> {
-    match std::fs::read_dir(net.sb.runtime.join("wg-wrap")) {
-        Ok(dir) => dir
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
+    common::snapshot(&net.sb.runtime.join("wg-wrap"))
+        .into_iter()
+        .filter(|(_, mode, _)| mode & 0o170000 != 0o040000)
+        .map(|(path, _, _)| path.display().to_string())
+        .collect()
 }
 
 fn host_mounts_of_wg_wrap() -> Vec<String> {

@@ -16,17 +16,39 @@ pub struct Lifetime {
     own_pid: u32,
     netns: u64,
     linger_start: Option<Instant>,
+    /// Where wg-pin registers pinned namespaces; a pin naming this engine keeps it.
+    pins: crate::registry::Dir,
+    start_time: u64,
 }
 
 impl Lifetime {
-    pub fn new(pidfd: OwnedFd) -> std::io::Result<Lifetime> {
+    pub fn new(pidfd: OwnedFd, runtime: &std::path::Path) -> std::io::Result<Lifetime> {
         let netns = stat("/proc/self/ns/net")?.st_ino;
+        let own_pid = std::process::id();
         Ok(Lifetime {
             pidfd,
             prog_gone: false,
-            own_pid: std::process::id(),
+            own_pid,
             netns,
             linger_start: None,
+            pins: crate::registry::Dir::pins(runtime),
+            start_time: crate::registry::start_time(own_pid).unwrap_or(0),
+        })
+    }
+
+    /// True while the engine waits for the TUN to go quiet before it ends.
+    pub fn lingering(&self) -> bool {
+        self.linger_start.is_some()
+    }
+
+    pub fn netns(&self) -> u64 {
+        self.netns
+    }
+
+    /// Whether a pin names this engine.
+    fn pinned(&self) -> bool {
+        self.pins.list().live.iter().any(|(_, entry)| {
+            entry.engine_pid == self.own_pid && entry.start_time == self.start_time
         })
     }
 
@@ -48,7 +70,7 @@ impl Lifetime {
     /// True when the engine should end now; `last_tun` is the time of the
     /// last packet read from the TUN.
     pub fn should_end(&mut self, last_tun: Instant) -> bool {
-        if !self.prog_gone() || self.others_inside() {
+        if !self.prog_gone() || self.others_inside() || self.pinned() {
             self.linger_start = None;
             return false;
         }

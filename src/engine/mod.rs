@@ -17,9 +17,11 @@ mod run;
 use crate::caps;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
+use crate::registry;
 use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A running engine, seen from wg-up.
@@ -32,7 +34,15 @@ pub struct Engine {
 
 /// Forks the engine for `conf` over `tun` and `udp`. Must be called while
 /// the process has one thread. Returns once the engine said `pid`.
-pub fn spawn(conf: &Conf, tun: tun_rs::SyncDevice, udp: OwnedFd) -> Result<Engine> {
+/// `runtime` is the user's runtime directory (for the registry and the
+/// status socket); `profile` names the profile in the registry.
+pub fn spawn(
+    conf: &Conf,
+    tun: tun_rs::SyncDevice,
+    udp: OwnedFd,
+    runtime: &Path,
+    profile: &str,
+) -> Result<Engine> {
     let prog = rustix::process::getpid();
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::sys("create a pipe to the engine", e))?;
@@ -51,7 +61,7 @@ pub fn spawn(conf: &Conf, tun: tun_rs::SyncDevice, udp: OwnedFd) -> Result<Engin
         // SAFETY: still single-threaded, as above.
         match unsafe { libc::fork() } {
             0 => {
-                let code = engine_main(conf, tun, udp, write, prog);
+                let code = engine_main(conf, tun, udp, write, prog, runtime, profile);
                 // SAFETY: _exit ends the process without running the parent's
                 // atexit handlers or flushing its inherited stdio buffers.
                 unsafe { libc::_exit(code) }
@@ -157,10 +167,12 @@ fn engine_main(
     udp: OwnedFd,
     report: OwnedFd,
     prog: rustix::process::Pid,
+    runtime: &Path,
+    profile: &str,
 ) -> i32 {
     let mut report = File::from(report);
     let _ = writeln!(report, "pid {}", std::process::id());
-    match serve(conf, tun, udp, report.try_clone(), prog) {
+    match serve(conf, tun, udp, report.try_clone(), prog, runtime, profile) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(report, "error {e}");
@@ -175,6 +187,8 @@ fn serve(
     udp: OwnedFd,
     report: std::io::Result<File>,
     prog: rustix::process::Pid,
+    runtime: &Path,
+    profile: &str,
 ) -> Result<()> {
     let report = report.map_err(|e| Error::sys("start the engine", e))?;
     rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
@@ -190,19 +204,40 @@ fn serve(
     detach_stdio()?;
     close_all_but(&keep);
     caps::keep_only(rustix::thread::CapabilitySet::SYS_PTRACE)?;
-    let lifetime =
-        lifetime::Lifetime::new(pidfd).map_err(|e| Error::sys("read the network namespace", e))?;
+    let lifetime = lifetime::Lifetime::new(pidfd, runtime)
+        .map_err(|e| Error::sys("read the network namespace", e))?;
+    let pid = std::process::id();
+    let entry = registry::Entry {
+        engine_pid: pid,
+        start_time: registry::start_time(pid).unwrap_or(0),
+        netns: lifetime.netns(),
+        profile: profile.to_string(),
+        created: registry::now(),
+    };
+    let live = registry::Dir::live(runtime);
+    live.create(&pid.to_string(), &entry)?;
+    let socket_path = registry::socket_path(runtime, pid);
+    let _ = std::fs::remove_file(&socket_path);
     let peers = peers::Peers::new(conf);
-    smol::block_on(async {
+    let result = smol::block_on(async {
         let tun = tun_rs::AsyncDevice::new(tun).map_err(|e| Error::sys("use the TUN device", e))?;
         let udp = smol::Async::new(std::net::UdpSocket::from(udp))
             .map_err(|e| Error::sys("use the UDP socket", e))?;
+        let status = smol::net::unix::UnixListener::bind(&socket_path).map_err(|e| {
+            Error::sys(
+                format_args!("create the status socket {}", socket_path.display()),
+                e,
+            )
+        })?;
         let engine = run::Engine::new(peers, tun, udp, report, lifetime);
         engine
-            .run()
+            .run(status)
             .await
             .map_err(|e| Error::sys("forward packets", e))
-    })
+    });
+    let _ = std::fs::remove_file(&socket_path);
+    live.remove(&pid.to_string());
+    result
 }
 
 /// Standard input, output and error on /dev/null: the engine never holds the

@@ -9,6 +9,8 @@ pub struct Peer {
     pub tunn: Tunn,
     pub public_key: PublicKey,
     pub endpoint: Option<SocketAddr>,
+    /// As the profile gives them, for the status socket.
+    pub allowed_ips: Vec<IpNet>,
     /// Set once wg-up has been told of this peer's first handshake.
     pub handshake_reported: bool,
 }
@@ -49,6 +51,7 @@ impl Peers {
                     Some(crate::conf::Endpoint::Addr(addr)) => Some(*addr),
                     _ => None,
                 },
+                allowed_ips: p.allowed_ips.clone(),
                 handshake_reported: false,
             })
             .collect();

@@ -66,13 +66,90 @@ impl Engine {
     }
 
     /// Runs until the namespace is done with the engine.
-    pub async fn run(&self) -> io::Result<()> {
+    pub async fn run(&self, status: smol::net::unix::UnixListener) -> io::Result<()> {
         self.say("ready");
+        let forward = smol::future::or(self.outbound(), self.inbound());
         smol::future::or(
             self.timers(),
-            smol::future::or(self.outbound(), self.inbound()),
+            smol::future::or(forward, self.serve_status(status)),
         )
         .await
+    }
+
+    /// The status socket: WireGuard's cross-platform UAPI, `get=1` only,
+    /// never a private or preshared key.
+    async fn serve_status(&self, listener: smol::net::unix::UnixListener) -> io::Result<()> {
+        use smol::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let mut request = Vec::with_capacity(64);
+            let mut byte = [0u8; 1];
+            // One request per connection, at most 64 bytes, ended by an empty line.
+            let complete = smol::future::or(
+                async {
+                    while request.len() < 64 && !request.ends_with(b"\n\n") {
+                        match stream.read(&mut byte).await {
+                            Ok(1) => request.push(byte[0]),
+                            _ => break,
+                        }
+                    }
+                    true
+                },
+                async {
+                    smol::Timer::after(Duration::from_secs(1)).await;
+                    false
+                },
+            )
+            .await;
+            let reply = if complete && request == b"get=1\n\n" {
+                self.status_text()
+            } else {
+                "errno=22\n\n".to_string()
+            };
+            let _ = stream.write_all(reply.as_bytes()).await;
+        }
+    }
+
+    /// `get=1`'s answer, with the keys `wg show dump` uses.
+    fn status_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        if let Ok(addr) = self.udp.get_ref().local_addr() {
+            let _ = writeln!(out, "listen_port={}", addr.port());
+        }
+        let now = std::time::SystemTime::now();
+        for peer in &self.peers.borrow().list {
+            let key: String = peer
+                .public_key
+                .bytes()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let _ = writeln!(out, "public_key={key}");
+            if let Some(endpoint) = peer.endpoint {
+                let _ = writeln!(out, "endpoint={endpoint}");
+            }
+            let (since, tx, rx, _, _) = peer.tunn.stats();
+            let (sec, nsec) = since
+                .and_then(|d| now.checked_sub(d))
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or((0, 0), |t| (t.as_secs(), t.subsec_nanos()));
+            let _ = writeln!(
+                out,
+                "last_handshake_time_sec={sec}\nlast_handshake_time_nsec={nsec}"
+            );
+            let _ = writeln!(out, "rx_bytes={rx}\ntx_bytes={tx}");
+            let keepalive = peer.tunn.persistent_keepalive().unwrap_or(0);
+            let _ = writeln!(out, "persistent_keepalive_interval={keepalive}");
+            for net in &peer.allowed_ips {
+                let _ = writeln!(out, "allowed_ip={net}");
+            }
+            let _ = writeln!(out, "protocol_version=1");
+        }
+        out.push_str("errno=0\n\n");
+        out
     }
 
     fn say(&self, line: &str) {
@@ -255,7 +332,11 @@ impl Engine {
         let mut last_timers = Instant::now();
         loop {
             let gone = self.lifetime.borrow_mut().prog_gone();
-            let tick = if gone { LINGER_TICK } else { TIMER_TICK };
+            let tick = if self.lifetime.borrow().lingering() {
+                LINGER_TICK
+            } else {
+                TIMER_TICK
+            };
             if gone {
                 smol::Timer::after(tick).await;
             } else {

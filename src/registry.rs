@@ -1,0 +1,218 @@
+//! The registry of live namespaces, under the runtime directory:
+//! `live/PID` for every running engine (written by the engine) and
+//! `pins/NAME` for pinned ones (written by wg-pin). Each entry names the
+//! engine by pid *and* start time, so a reused pid is never taken for it.
+
+use crate::error::{Error, Result};
+use crate::profile::write_atomic;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// One live (or once live) namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub engine_pid: u32,
+    /// The engine's start time in clock ticks since boot (/proc/PID/stat field 22).
+    pub start_time: u64,
+    /// Inode of the namespace's network namespace.
+    pub netns: u64,
+    /// The profile's name, or the file it was read from.
+    pub profile: String,
+    /// When it was made, in seconds since the epoch.
+    pub created: u64,
+}
+
+impl Entry {
+    pub fn to_text(&self) -> String {
+        format!(
+            "engine_pid={}\nstart_time={}\nnetns={}\nprofile={}\ncreated={}\n",
+            self.engine_pid, self.start_time, self.netns, self.profile, self.created
+        )
+    }
+
+    pub fn parse(text: &str) -> Option<Entry> {
+        let get = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+                .map(str::to_string)
+        };
+        Some(Entry {
+            engine_pid: get("engine_pid")?.parse().ok()?,
+            start_time: get("start_time")?.parse().ok()?,
+            netns: get("netns")?.parse().ok()?,
+            profile: get("profile")?,
+            created: get("created")?.parse().ok()?,
+        })
+    }
+
+    /// Whether the engine it names still runs (same pid, same start time).
+    pub fn is_live(&self) -> bool {
+        start_time(self.engine_pid) == Some(self.start_time)
+    }
+
+    /// The engine's status socket.
+    pub fn socket(&self, runtime: &Path) -> PathBuf {
+        socket_path(runtime, self.engine_pid)
+    }
+
+    pub fn age_secs(&self) -> u64 {
+        now().saturating_sub(self.created)
+    }
+}
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A process's start time (clock ticks since boot), if it exists.
+pub fn start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The status socket of engine `pid`.
+pub fn socket_path(runtime: &Path, pid: u32) -> PathBuf {
+    runtime.join(format!("engine-{pid}.sock"))
+}
+
+/// A directory of entries: `live/` or `pins/` under the runtime directory.
+pub struct Dir {
+    path: PathBuf,
+}
+
+/// What listing found: live entries, and stale ones (already removed).
+pub struct Listing {
+    pub live: Vec<(String, Entry)>,
+    pub stale: Vec<(String, Option<Entry>)>,
+}
+
+impl Dir {
+    pub fn live(runtime: &Path) -> Dir {
+        Dir {
+            path: runtime.join("live"),
+        }
+    }
+
+    pub fn pins(runtime: &Path) -> Dir {
+        Dir {
+            path: runtime.join("pins"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.path.join(name)
+    }
+
+    /// Reads entry NAME: `Ok(None)` when there is none.
+    pub fn read(&self, name: &str) -> Result<Option<Entry>> {
+        match fs::read_to_string(self.path(name)) {
+            Ok(text) => Ok(Entry::parse(&text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::sys(
+                format_args!("read {}", self.path(name).display()),
+                e,
+            )),
+        }
+    }
+
+    /// Adds entry NAME; fails if a live one exists (a stale one is replaced).
+    pub fn create(&self, name: &str, entry: &Entry) -> Result<()> {
+        crate::profile::make_private_dir(&self.path)?;
+        let path = self.path(name);
+        let tmp = self
+            .path
+            .join(format!(".{name}.new-{}", std::process::id()));
+        write_atomic(&tmp, entry.to_text().as_bytes())?;
+        for _ in 0..2 {
+            match fs::hard_link(&tmp, &path) {
+                Ok(()) => {
+                    let _ = fs::remove_file(&tmp);
+                    return Ok(());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if let Ok(Some(old)) = self.read(name)
+                        && old.is_live()
+                    {
+                        let _ = fs::remove_file(&tmp);
+                        return Err(Error::new(format!(
+                            "\"{name}\" is already pinned (engine {}, profile {})",
+                            old.engine_pid, old.profile
+                        ))
+                        .hint(format!("join it with `wg-wrap --join {name} -- PROG`, or remove it with `wg-pin --remove {name}`")));
+                    }
+                    let _ = fs::remove_file(&path);
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    return Err(Error::sys(format_args!("write {}", path.display()), e));
+                }
+            }
+        }
+        let _ = fs::remove_file(&tmp);
+        Err(Error::new(format!(
+            "cannot write {}: it keeps changing",
+            path.display()
+        )))
+    }
+
+    pub fn remove(&self, name: &str) {
+        let _ = fs::remove_file(self.path(name));
+    }
+
+    /// Every entry, sorted by name; stale ones are removed and reported.
+    pub fn list(&self) -> Listing {
+        let mut listing = Listing {
+            live: Vec::new(),
+            stale: Vec::new(),
+        };
+        let Ok(dir) = fs::read_dir(&self.path) else {
+            return listing;
+        };
+        let mut names: Vec<String> = dir
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        names.sort();
+        for name in names {
+            match self.read(&name) {
+                Ok(Some(entry)) if entry.is_live() => listing.live.push((name, entry)),
+                Ok(entry) => {
+                    self.remove(&name);
+                    listing.stale.push((name, entry));
+                }
+                Err(_) => {}
+            }
+        }
+        listing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_know_their_engine() {
+        let me = std::process::id();
+        let entry = Entry {
+            engine_pid: me,
+            start_time: start_time(me).unwrap(),
+            netns: 4026531840,
+            profile: "work".into(),
+            created: now(),
+        };
+        assert_eq!(Entry::parse(&entry.to_text()), Some(entry.clone()));
+        assert!(entry.is_live());
+        let reused = Entry {
+            start_time: entry.start_time + 1,
+            ..entry
+        };
+        assert!(!reused.is_live(), "a reused pid is not the engine");
+    }
+}
