@@ -3,13 +3,17 @@
 use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
-use wg_wrap::{Error, caps, chain, tunnel};
+use wg_wrap::{Error, caps, chain, pin, runtime, tunnel};
 
-/// Run PROG in this wg-wrap namespace with no privileges: every WG_WRAP_*
-/// variable removed, every fd but 0, 1 and 2 closed, every capability
-/// dropped; then execute into PROG (found on PATH).
+/// Run PROG in this wg-wrap namespace (or, with --join, in pinned namespace
+/// NAME) with no privileges: every WG_WRAP_* variable removed, every fd but
+/// 0, 1 and 2 closed, every capability dropped; then execute into PROG
+/// (found on PATH).
 #[derive(FromArgs)]
 pub struct Args {
+    /// first enter the namespaces pinned as NAME
+    #[argh(option, arg_name = "NAME")]
+    join: Option<String>,
     /// PROG and its arguments
     #[argh(positional, greedy)]
     rest: Vec<String>,
@@ -20,7 +24,10 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         return Ok(0);
     };
     let prog = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
-    tunnel::check_live()?;
+    match &opts.join {
+        Some(pin_name) => pin::join(pin_name, &runtime::dir()?)?,
+        None => tunnel::check_live()?,
+    }
     chain::clear_vars();
     chain::cloexec_all_but_stdio()?;
     caps::drop_all_for_prog()?;

@@ -24,6 +24,7 @@ applets! {
     "wg-unshare" => unshare,
     "wg-up"      => up,
     "wg-exec"    => exec,
+    "wg-pin"     => pin,
     "wg-profile" => profile,
 }
 
@@ -40,7 +41,7 @@ pub fn reserved_names() -> Vec<&'static str> {
             .iter()
             .filter_map(|(name, _)| name.strip_prefix("wg-")),
     );
-    names.push("help");
+    names.extend(["help", "status"]);
     names
 }
 

@@ -4,7 +4,7 @@ use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
 use wg_wrap::profile::{self, ProfileRef, Store};
-use wg_wrap::{Error, caps, chain, host, log, ns, runtime};
+use wg_wrap::{Error, caps, chain, host, log, ns, pin, runtime};
 
 /// Read PROFILE, resolve its endpoints, bind the UDP socket, leave the host's
 /// namespaces for new user, network and mount namespaces, then execute into
@@ -46,6 +46,14 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let dns = ns::plan_dns(&conf.interface.dns);
     let runtime = runtime::dir()?;
     let memfd = chain::conf_memfd(&conf.to_wg_quick())?;
+    // As real root, a pinned namespace is also bound at /run/netns/NAME by a
+    // helper that stays in the host's mount namespace.
+    let pinning = next.iter().any(|a| std::path::Path::new(a).file_name() == Some("wg-pin".as_ref()));
+    let helper = if pinning && rustix::process::getuid().is_root() {
+        Some(pin::spawn_netns_helper()?)
+    } else {
+        None
+    };
 
     ns::unshare(opts.map_root)?;
     let file = match ProfileRef::from_arg(profile_arg) {
@@ -58,5 +66,8 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     chain::pass_fd(chain::UDP_FD, &udp)?;
     chain::pass_fd(chain::CONF_FD, &memfd)?;
     chain::set(chain::PROFILE, &loaded.name);
+    if let Some(helper) = &helper {
+        chain::pass_fd(pin::NETNS_HELPER_FD, helper)?;
+    }
     Err(chain::exec_link(&next, &["wg-up"]))
 }

@@ -24,11 +24,10 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         return Ok(0);
     };
     let next = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
-    chain::check_link(&next, &["wg-exec"])?;
+    chain::check_link(&next, &["wg-exec", "wg-pin"])?;
     let conf = chain::take_conf()?;
     let udp = chain::take_fd(chain::UDP_FD, "wg-unshare")?;
     let profile = std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string());
-    chain::unset(chain::PROFILE);
     let runtime = runtime::dir()?;
     let tun = tunnel::bring_up(&conf)?;
     let engine = engine::spawn(&conf, tun, udp, &runtime, &profile)?;
@@ -47,5 +46,5 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     }
     chain::set(chain::ENGINE_PID, pid.to_string());
     chain::set(chain::IFACE, tunnel::IFACE);
-    Err(chain::exec_link(&next, &["wg-exec"]))
+    Err(chain::exec_link(&next, &["wg-exec", "wg-pin"]))
 }

@@ -4,15 +4,24 @@ use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
 use std::path::PathBuf;
-use wg_wrap::{Error, chain, install, log};
+use wg_wrap::registry::Dir;
+use wg_wrap::status::Namespace;
+use wg_wrap::{Error, chain, install, log, pin, runtime};
 
 /// Run PROG through the WireGuard tunnel of PROFILE, in namespaces of its own:
 /// `wg-wrap [options] PROFILE [--] PROG [ARGS...]` executes
 /// `wg-unshare PROFILE wg-up wg-exec PROG...`. PROFILE is a stored profile's
-/// name or a .conf file. Also `wg-wrap APPLET ARGS...` runs wg-APPLET
-/// (e.g. `wg-wrap profile list`).
+/// name or a .conf file. `wg-wrap --join NAME [--] PROG...` runs PROG in
+/// pinned namespace NAME; `wg-wrap status [NAME]` lists your live namespaces;
+/// `wg-wrap APPLET ARGS...` runs wg-APPLET (e.g. `wg-wrap profile list`).
 #[derive(FromArgs)]
 pub struct Args {
+    /// keep the namespace after PROG exits, pinned as NAME (see wg-pin)
+    #[argh(option, arg_name = "NAME")]
+    pin: Option<String>,
+    /// run PROG in the namespace pinned as NAME
+    #[argh(option, arg_name = "NAME")]
+    join: Option<String>,
     /// be uid 0 inside (default: your own uid)
     #[argh(switch)]
     map_root: bool,
@@ -53,6 +62,18 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         return Ok(0);
     }
     let rest = cli::tail(&args, opts.rest.len());
+    if let Some(pin_name) = &opts.join {
+        let prog = chain::strip_dashes(rest);
+        if prog.is_empty() {
+            return Err(Error::new("missing PROG").hint(format!("e.g. `{name} --join {pin_name} -- curl https://example.com`")));
+        }
+        let mut link: Vec<OsString> = vec!["wg-exec".into(), "--join".into(), pin_name.into(), "--".into()];
+        link.extend(prog);
+        return Err(chain::exec_link(&link, &["wg-exec"]));
+    }
+    if rest.first().is_some_and(|a| a == "status") {
+        return status(rest.get(1).map(|n| n.to_string_lossy().into_owned()));
+    }
     let Some((first, tail)) = rest.split_first() else {
         return Err(Error::new("missing PROFILE").hint(format!("try '{name} --help'")));
     };
@@ -76,7 +97,48 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     if let Some(seconds) = opts.handshake_timeout {
         link.extend(["--handshake-timeout".into(), seconds.to_string().into()]);
     }
+    if let Some(pin_name) = &opts.pin {
+        let runtime = runtime::dir()?;
+        pin::check_pin_name(pin_name)?;
+        if let Ok(entry) = pin::find(pin_name, &runtime) {
+            return Err(Error::new(format!(
+                "\"{pin_name}\" is already pinned (engine {}, profile {})",
+                entry.engine_pid, entry.profile
+            ))
+            .hint(format!("join it with `wg-wrap --join {pin_name} -- PROG`, or remove it with `wg-pin --remove {pin_name}`")));
+        }
+        link.extend(["wg-pin".into(), pin_name.into()]);
+    }
     link.extend(["wg-exec".into(), "--".into()]);
     link.extend(prog);
     Err(chain::exec_link(&link, &["wg-unshare"]))
+}
+
+/// `wg-wrap status [NAME]`: every live namespace of this user (pinned or
+/// not), one a line, or only those pinned as NAME or made from profile NAME.
+fn status(only: Option<String>) -> Result<u8, Error> {
+    let runtime = runtime::dir()?;
+    let pins = Dir::pins(&runtime).list().live;
+    let mut shown = 0;
+    for (_, entry) in Dir::live(&runtime).list().live {
+        let pin_name = pins
+            .iter()
+            .find(|(_, p)| p.engine_pid == entry.engine_pid && p.start_time == entry.start_time)
+            .map(|(n, _)| n.clone());
+        if let Some(only) = &only
+            && pin_name.as_ref() != Some(only)
+            && &entry.profile != only
+        {
+            continue;
+        }
+        println!("{}", Namespace::read(&runtime, pin_name, entry).line());
+        shown += 1;
+    }
+    if let Some(only) = only
+        && shown == 0
+    {
+        return Err(Error::new(format!("no live namespace \"{only}\""))
+            .hint("`wg-wrap status` lists them all"));
+    }
+    Ok(0)
 }

@@ -17,8 +17,8 @@ mod run;
 use crate::caps;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
-use crate::registry;
-use rustix::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use crate::{daemon, registry};
+use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
@@ -201,8 +201,8 @@ fn serve(
         report.as_raw_fd(),
         pidfd.as_raw_fd(),
     ];
-    detach_stdio()?;
-    close_all_but(&keep);
+    daemon::detach_stdio()?;
+    daemon::close_all_but(&keep);
     caps::keep_only(rustix::thread::CapabilitySet::SYS_PTRACE)?;
     let lifetime = lifetime::Lifetime::new(pidfd, runtime)
         .map_err(|e| Error::sys("read the network namespace", e))?;
@@ -238,40 +238,4 @@ fn serve(
     let _ = std::fs::remove_file(&socket_path);
     live.remove(&pid.to_string());
     result
-}
-
-/// Standard input, output and error on /dev/null: the engine never holds the
-/// caller's terminal or pipes (so `x=$(wg-wrap ...)` returns when PROG ends).
-fn detach_stdio() -> Result<()> {
-    let null = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(|e| Error::sys("open /dev/null", e))?;
-    let fail = |e| Error::sys("detach from the terminal", e);
-    rustix::stdio::dup2_stdin(&null).map_err(fail)?;
-    rustix::stdio::dup2_stdout(&null).map_err(fail)?;
-    rustix::stdio::dup2_stderr(&null).map_err(fail)?;
-    Ok(())
-}
-
-/// Closes every fd above 2 that is not in `keep`.
-fn close_all_but(keep: &[RawFd]) {
-    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
-        return;
-    };
-    let fds: Vec<RawFd> = dir
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2 && !keep.contains(fd))
-        .collect();
-    for fd in fds {
-        // SAFETY: borrowed only to ask whether the number is open (the
-        // directory handle listed above has been closed since).
-        if rustix::io::fcntl_getfd(unsafe { rustix::fd::BorrowedFd::borrow_raw(fd) }).is_err() {
-            continue;
-        }
-        // SAFETY: an open fd inherited from wg-up that nothing in this
-        // process owns.
-        drop(unsafe { OwnedFd::from_raw_fd(fd) });
-    }
 }

@@ -267,6 +267,12 @@ impl Cmd {
         self
     }
 
+    /// Runs as root (no setpriv), e.g. for what wg-wrap does as real root.
+    pub fn run_as_root(mut self) -> Self {
+        self.user = None;
+        self
+    }
+
     /// Runs inside the named network namespace (entered as root, before setpriv).
     pub fn in_netns(mut self, ns: &str) -> Self {
         self.netns = Some(ns.to_string());

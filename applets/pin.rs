@@ -1,0 +1,79 @@
+//! wg-pin: keep a namespace alive under a name; list and remove pins.
+
+use crate::cli::{self, Parsed};
+use argh::FromArgs;
+use std::ffi::OsString;
+use wg_wrap::registry::Dir;
+use wg_wrap::status::Namespace;
+use wg_wrap::{Error, chain, pin, runtime};
+
+/// Pin this wg-wrap namespace as NAME so that it outlives PROG and can be
+/// joined (`wg-wrap --join NAME -- PROG`), then execute into the next link
+/// (wg-exec): `wg-pin NAME wg-exec PROG...`. Also `wg-pin --list` and
+/// `wg-pin --remove NAME` on the host.
+#[derive(FromArgs)]
+pub struct Args {
+    /// list the pinned namespaces: name, profile, engine, age, and per peer
+    /// the endpoint, last handshake and bytes in and out
+    #[argh(switch)]
+    list: bool,
+    /// with --list: one JSON array, for scripts
+    #[argh(switch)]
+    json: bool,
+    /// end pinned namespace NAME (its engine and tunnel)
+    #[argh(option, arg_name = "NAME")]
+    remove: Option<String>,
+    /// NAME, then the next link and its arguments
+    #[argh(positional, greedy)]
+    rest: Vec<String>,
+}
+
+pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
+    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
+        return Ok(0);
+    };
+    let runtime = runtime::dir()?;
+    if let Some(pin_name) = opts.remove {
+        pin::remove(&pin_name, &runtime)?;
+        return Ok(0);
+    }
+    if opts.list {
+        list(&runtime, opts.json);
+        return Ok(0);
+    }
+    let rest = cli::tail(&args, opts.rest.len());
+    let Some((pin_name, next)) = rest.split_first() else {
+        return Err(Error::new("missing NAME").hint(format!("try '{name} --help'")));
+    };
+    let next = chain::strip_dashes(next.to_vec());
+    chain::check_link(&next, &["wg-exec"])?;
+    let pin_name = pin_name.to_string_lossy();
+    let entry = pin::pin(&pin_name, &runtime)?;
+    if let Err(e) = pin::request_netns_bind(entry.engine_pid, &pin_name) {
+        Dir::pins(&runtime).remove(&pin_name);
+        return Err(e);
+    }
+    Err(chain::exec_link(&next, &["wg-exec"]))
+}
+
+/// Prints the live pins, and each stale one once (it is removed).
+fn list(runtime: &std::path::Path, json: bool) {
+    let listing = Dir::pins(runtime).list();
+    let namespaces: Vec<Namespace> = listing
+        .live
+        .into_iter()
+        .map(|(name, entry)| Namespace::read(runtime, Some(name), entry))
+        .collect();
+    if json {
+        let items: Vec<String> = namespaces.iter().map(Namespace::json).collect();
+        let stale: Vec<String> = listing.stale.iter().map(|(n, _)| wg_wrap::status::json_string(n)).collect();
+        println!("{{\"pins\":[{}],\"stale\":[{}]}}", items.join(","), stale.join(","));
+        return;
+    }
+    for namespace in &namespaces {
+        println!("{}", namespace.line());
+    }
+    for (stale, _) in &listing.stale {
+        println!("{stale} stale (its engine is gone): removed");
+    }
+}

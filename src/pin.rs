@@ -1,0 +1,253 @@
+//! Pinned namespaces: register one under a name, join it, remove it.
+//!
+//! As real root the pinned netns is also bind-mounted at /run/netns/NAME, for
+//! `ip netns exec`. A mount made inside the new mount namespace never reaches
+//! the host's, so wg-unshare forks a helper *before* it unshares; wg-pin asks
+//! it (over a socketpair) to bind /proc/ENGINE/ns/net.
+
+use crate::chain;
+use crate::error::{Error, Result};
+use crate::profile::check_name;
+use crate::registry::{self, Dir, Entry};
+use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::thread::ThreadNameSpaceType;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+/// Fd of the socket to the real-root helper that binds /run/netns/NAME.
+/// Set by wg-unshare (run as real root only), taken by wg-pin.
+pub const NETNS_HELPER_FD: &str = "WG_WRAP_NETNS_FD";
+/// Where `ip netns` looks for named network namespaces.
+pub const RUN_NETNS: &str = "/run/netns";
+
+/// Checks a pin's name: the rules of profile names.
+pub fn check_pin_name(name: &str) -> Result<()> {
+    check_name(name, &[]).map_err(|_| {
+        Error::new(format!("invalid pin name \"{name}\""))
+            .hint("use letters, digits, '.', '_' and '-', up to 64 characters")
+    })
+}
+
+/// Registers this namespace (whose engine wg-up named) as NAME.
+pub fn pin(name: &str, runtime: &Path) -> Result<Entry> {
+    check_pin_name(name)?;
+    let pid: u32 = std::env::var(chain::ENGINE_PID)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .ok_or_else(|| {
+            Error::new("WG_WRAP_ENGINE_PID is not set: wg-up must run before wg-pin")
+                .hint("use `wg-wrap --pin NAME PROFILE -- PROG`")
+        })?;
+    let netns = rustix::fs::stat("/proc/self/ns/net")
+        .map_err(|e| Error::sys("read this network namespace", e))?
+        .st_ino;
+    let entry = Entry {
+        engine_pid: pid,
+        start_time: registry::start_time(pid)
+            .ok_or_else(|| Error::new("cannot pin: the engine is gone"))?,
+        netns,
+        profile: std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".into()),
+        created: registry::now(),
+    };
+    Dir::pins(runtime).create(name, &entry)?;
+    Ok(entry)
+}
+
+/// The names of the live pins, for error messages.
+pub fn live_names(runtime: &Path) -> Vec<String> {
+    Dir::pins(runtime)
+        .list()
+        .live
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The live pin NAME, or an error that lists the live ones.
+pub fn find(name: &str, runtime: &Path) -> Result<Entry> {
+    check_pin_name(name)?;
+    let pins = Dir::pins(runtime);
+    match pins.read(name)? {
+        Some(entry) if entry.is_live() => return Ok(entry),
+        Some(_) => pins.remove(name),
+        None => {}
+    }
+    let names = live_names(runtime);
+    let hint = if names.is_empty() {
+        "nothing is pinned: make one with `wg-wrap --pin NAME PROFILE -- true`".to_string()
+    } else {
+        format!("pinned: {}", names.join(", "))
+    };
+    Err(Error::new(format!("no pinned namespace \"{name}\"")).hint(hint))
+}
+
+/// Enters pin NAME's user, network and mount namespaces (keeping the cwd).
+/// Must run while the process has one thread.
+pub fn join(name: &str, runtime: &Path) -> Result<()> {
+    let entry = find(name, runtime)?;
+    let pid = rustix::process::Pid::from_raw(entry.engine_pid as i32)
+        .ok_or_else(|| Error::new(format!("pin \"{name}\" names no process")))?;
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| Error::sys(format_args!("join \"{name}\""), e))?;
+    // The pidfd holds the process: if the start time still matches now, it is the engine.
+    if !entry.is_live() {
+        return Err(find(name, runtime)
+            .err()
+            .unwrap_or_else(|| Error::new("the pin changed")));
+    }
+    let cwd = rustix::fs::open(
+        ".",
+        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .ok();
+    rustix::thread::move_into_thread_name_spaces(
+        rustix::fd::AsFd::as_fd(&pidfd),
+        ThreadNameSpaceType::USER | ThreadNameSpaceType::NETWORK | ThreadNameSpaceType::MOUNT,
+    )
+    .map_err(|e| {
+        Error::sys(format_args!("join \"{name}\""), e)
+            .hint("only the user who pinned a namespace can join it")
+    })?;
+    if let Some(cwd) = cwd {
+        let _ = rustix::process::fchdir(&cwd);
+    }
+    let netns = rustix::fs::stat("/proc/self/ns/net")
+        .map(|s| s.st_ino)
+        .unwrap_or(0);
+    if netns != entry.netns {
+        return Err(Error::new(format!(
+            "cannot join \"{name}\": its network namespace changed"
+        )));
+    }
+    Ok(())
+}
+
+/// Ends pin NAME: SIGTERM to its engine (the TUN goes with it), entry removed.
+pub fn remove(name: &str, runtime: &Path) -> Result<Entry> {
+    let entry = find(name, runtime)?;
+    if let Some(pid) = rustix::process::Pid::from_raw(entry.engine_pid as i32)
+        && let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        && entry.is_live()
+    {
+        rustix::process::pidfd_send_signal(&pidfd, rustix::process::Signal::TERM)
+            .map_err(|e| Error::sys(format_args!("end \"{name}\""), e))?;
+    }
+    Dir::pins(runtime).remove(name);
+    Dir::live(runtime).remove(&entry.engine_pid.to_string());
+    let _ = std::fs::remove_file(entry.socket(runtime));
+    if rustix::process::getuid().is_root() {
+        unbind_netns(name);
+    }
+    Ok(entry)
+}
+
+fn netns_path(name: &str) -> PathBuf {
+    Path::new(RUN_NETNS).join(name)
+}
+
+/// As real root, before the unshare: forks the helper that will bind the
+/// pinned netns at /run/netns/NAME, and returns the socket to it.
+pub fn spawn_netns_helper() -> Result<OwnedFd> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
+    let (ours, theirs) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::sys("start the /run/netns helper", e))?;
+    // SAFETY: wg-unshare is single-threaded; the children end with _exit.
+    let child = unsafe { libc::fork() };
+    if child < 0 {
+        return Err(Error::sys(
+            "start the /run/netns helper",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if child == 0 {
+        drop(ours);
+        let _ = rustix::process::setsid();
+        // SAFETY: as above.
+        if unsafe { libc::fork() } == 0 {
+            let _ = crate::daemon::detach_stdio();
+            crate::daemon::close_all_but(&[theirs.as_raw_fd()]);
+            serve_netns_helper(theirs);
+        }
+        // SAFETY: ends the intermediate child (and then the helper) at once.
+        unsafe { libc::_exit(0) }
+    }
+    let mut status = 0;
+    // SAFETY: reaps the intermediate child just forked.
+    unsafe { libc::waitpid(child, &mut status, 0) };
+    Ok(ours)
+}
+
+/// The helper: one request `PID NAME`, one answer, then it ends (also when
+/// the chain closes the socket without asking).
+fn serve_netns_helper(socket: OwnedFd) {
+    let mut stream = std::fs::File::from(socket);
+    let mut line = String::new();
+    if BufReader::new(&stream).read_line(&mut line).is_err() {
+        return;
+    }
+    let mut parts = line.split_whitespace();
+    let (Some(pid), Some(name)) = (
+        parts.next().and_then(|p| p.parse::<u32>().ok()),
+        parts.next(),
+    ) else {
+        return;
+    };
+    let answer = match bind_netns(pid, name) {
+        Ok(()) => "ok\n".to_string(),
+        Err(e) => format!("error {e}\n"),
+    };
+    let _ = stream.write_all(answer.as_bytes());
+}
+
+fn bind_netns(pid: u32, name: &str) -> Result<()> {
+    check_pin_name(name)?;
+    std::fs::create_dir_all(RUN_NETNS)
+        .map_err(|e| Error::sys(format_args!("create {RUN_NETNS}"), e))?;
+    let target = netns_path(name);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&target)
+        .map_err(|e| {
+            Error::sys(format_args!("create {}", target.display()), e)
+                .hint("is an `ip netns` of that name in use?")
+        })?;
+    rustix::mount::mount_bind(format!("/proc/{pid}/ns/net").as_str(), &target).map_err(|e| {
+        let _ = std::fs::remove_file(&target);
+        Error::sys(format_args!("bind {}", target.display()), e)
+    })
+}
+
+/// wg-pin, as real root: asks the helper to bind the engine's netns at
+/// /run/netns/NAME. Without the helper (not real root), does nothing.
+pub fn request_netns_bind(engine_pid: u32, name: &str) -> Result<()> {
+    if std::env::var_os(NETNS_HELPER_FD).is_none() {
+        return Ok(());
+    }
+    let socket = chain::take_fd(NETNS_HELPER_FD, "wg-unshare")?;
+    let mut stream = std::fs::File::from(socket);
+    writeln!(stream, "{engine_pid} {name}")
+        .map_err(|e| Error::sys("ask the /run/netns helper", e))?;
+    let mut answer = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut answer)
+        .map_err(|e| Error::sys("hear from the /run/netns helper", e))?;
+    match answer.trim().strip_prefix("error ") {
+        Some(message) => Err(Error::new(message.to_string())),
+        None if answer.trim() == "ok" => Ok(()),
+        None => Err(Error::new("cannot bind /run/netns: the helper ended")),
+    }
+}
+
+/// Unmounts and removes /run/netns/NAME, if it is there.
+fn unbind_netns(name: &str) {
+    let target = netns_path(name);
+    let _ = rustix::mount::unmount(&target, rustix::mount::UnmountFlags::DETACH);
+    let _ = std::fs::remove_file(&target);
+}

@@ -1,0 +1,342 @@
+//! Pinned namespaces: pin, join, list, status, remove; as root, /run/netns;
+//! and what one user cannot do to another's pins.
+
+mod common;
+
+use common::net::{self, Net};
+use std::time::{Duration, Instant};
+
+fn pinned(net: &mut Net, name: &str) {
+    net.start_httpd("pinned-token", 1);
+    net.import("vpn", &net.profile("0.0.0.0/0, ::/0"));
+    let out = net
+        .wrap(&[
+            "--pin",
+            name,
+            "vpn",
+            "--",
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net",
+        ])
+        .run();
+    std::fs::write(net.sb.root.join("pinned-netns"), out.ok()).unwrap();
+}
+
+/// Whether process `pid` runs (a zombie has ended).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !matches!(
+            stat.rsplit(") ").next().and_then(|r| r.chars().next()),
+            Some('Z' | 'X')
+        )
+    })
+}
+
+fn latest_handshake(net: &Net) -> String {
+    net.sh(
+        &net.server_ns,
+        &format!("wg show {} latest-handshakes", net.wg_iface),
+    )
+}
+
+fn engine_of(net: &Net, name: &str) -> String {
+    let list = net.wrap(&["pin", "--list"]).run();
+    let line = list
+        .ok()
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("{list:?}"))
+        .to_string();
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("engine="))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn join_runs_in_the_same_namespace_with_the_same_engine_and_no_new_handshake() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "work");
+    let engine = engine_of(&net, "work");
+    let handshake = latest_handshake(&net);
+    let script = format!(
+        "readlink /proc/self/ns/net; curl -sS --max-time 5 http://{}:8000/token",
+        net::SERVER_TUN
+    );
+    let out = net
+        .wrap(&["--join", "work", "--", "sh", "-c", &script])
+        .run();
+    let pinned_netns = std::fs::read_to_string(net.sb.root.join("pinned-netns")).unwrap();
+    assert_eq!(out.ok(), format!("{pinned_netns}pinned-token\n"));
+    assert_eq!(engine_of(&net, "work"), engine, "a new engine");
+    assert_eq!(latest_handshake(&net), handshake, "a new handshake");
+
+    // Many joins at once.
+    let runs: Vec<_> = (0..6)
+        .map(|_| {
+            net.wrap(&[
+                "--join",
+                "work",
+                "--",
+                "curl",
+                "-sS",
+                "--max-time",
+                "10",
+                "http://198.19.0.1:8000/token",
+            ])
+            .spawn()
+        })
+        .collect();
+    for run in runs {
+        assert_eq!(run.wait().ok(), "pinned-token\n");
+    }
+    // A second pin of the same name is refused while the first lives.
+    net.wrap(&["--pin", "work", "vpn", "--", "true"])
+        .run()
+        .fails(125, "wg-wrap: \"work\" is already pinned (engine");
+    net.cmd("wg-pin").args(["--remove", "work"]).run().ok();
+}
+
+#[test]
+fn list_shows_each_pin_with_its_peers_and_json_for_scripts() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "listed");
+    let fetch = net
+        .wrap(&[
+            "--join",
+            "listed",
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "5",
+            "http://198.19.0.1:8000/token",
+        ])
+        .run();
+    assert_eq!(fetch.ok(), "pinned-token\n");
+    let out = net.cmd("wg-pin").arg("--list").run();
+    let line = out.ok().trim_end();
+    assert!(line.starts_with("listed profile=vpn engine="), "{line}");
+    assert!(
+        line.contains(&format!(
+            " peer={} endpoint={}:{} handshake=",
+            net.server.public,
+            net::SERVER_VETH,
+            net::SERVER_PORT
+        )),
+        "{line}"
+    );
+    assert!(!line.contains("handshake=never"), "{line}");
+    let rx: u64 = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("rx="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rx > 0, "{line}");
+
+    let json = net.cmd("wg-pin").args(["--list", "--json"]).run();
+    let check = "import json,sys
+d=json.load(sys.stdin); p=d['pins'][0]
+print(p['name'], p['profile'], p['engine_pid']>0, p['peers'][0]['public_key'], p['peers'][0]['rx_bytes']>0, d['stale'])";
+    let parsed = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
+        .args(["-c", check])
+        .stdin(json.ok())
+        .run();
+    assert_eq!(
+        parsed.ok(),
+        format!("listed vpn True {} True []\n", net.server.public)
+    );
+    net.cmd("wg-pin").args(["--remove", "listed"]).run().ok();
+}
+
+#[test]
+fn a_stale_pin_is_reported_once_and_removed() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "doomed");
+    let engine = engine_of(&net, "doomed");
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &engine])
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let out = net.cmd("wg-pin").arg("--list").run();
+    assert_eq!(out.ok(), "doomed stale (its engine is gone): removed\n");
+    assert_eq!(net.cmd("wg-pin").arg("--list").run().ok(), "");
+    net.wrap(&["--join", "doomed", "--", "true"])
+        .run()
+        .fails(125, "wg-exec: no pinned namespace \"doomed\"");
+}
+
+#[test]
+fn remove_ends_the_engine_and_what_is_inside_reaches_nothing() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "ending");
+    // Another pin, with a key of its own (one key, one live session).
+    let other = net
+        .profile("0.0.0.0/0, ::/0")
+        .replace(&net.client.private, &net::Keys::generate().private);
+    net.import("other", &other);
+    net.wrap(&[
+        "--handshake-timeout",
+        "0",
+        "--pin",
+        "keeper",
+        "other",
+        "--",
+        "true",
+    ])
+    .run()
+    .ok();
+    let engine = engine_of(&net, "ending");
+    let script = format!(
+        "curl -sS --max-time 5 http://{t}:8000/token; touch $HOME/inside
+         for i in $(seq 100); do [ -e $HOME/removed ] && break; sleep 0.05; done
+         curl -sS --max-time 3 http://{t}:8000/token 2>/dev/null || echo unreachable",
+        t = net::SERVER_TUN
+    );
+    let inside = net
+        .wrap(&["--join", "ending", "--", "sh", "-c", &script])
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !net.sb.home.join("inside").exists() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    net.cmd("wg-pin").args(["--remove", "ending"]).run().ok();
+    std::fs::write(net.sb.home.join("removed"), "").unwrap();
+    assert_eq!(inside.wait().ok(), "pinned-token\nunreachable\n");
+    assert!(!running(&engine), "the engine lives on");
+    // Unknown and removed names: 125, and the live names listed.
+    net.wrap(&["--join", "ending", "--", "true"]).run().fails(
+        125,
+        "wg-exec: no pinned namespace \"ending\" (pinned: keeper)",
+    );
+    net.cmd("wg-pin")
+        .args(["--remove", "nope"])
+        .run()
+        .fails(125, "wg-pin: no pinned namespace \"nope\" (pinned: keeper)");
+    net.cmd("wg-pin").args(["--remove", "keeper"]).run().ok();
+}
+
+#[test]
+fn status_lists_unpinned_live_namespaces_too() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "shown");
+    let running = net
+        .wrap(&["vpn", "--", "sh", "-c", "touch $HOME/up; sleep 3"])
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !net.sb.home.join("up").exists() {
+        assert!(Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = net.wrap(&["status"]).run();
+    let lines: Vec<&str> = out.ok().lines().collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("shown profile=vpn engine=")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("- profile=vpn engine=")),
+        "{lines:?}"
+    );
+    let only = net.wrap(&["status", "shown"]).run();
+    assert_eq!(only.ok().lines().count(), 1);
+    net.wrap(&["status", "absent"])
+        .run()
+        .fails(125, "wg-wrap: no live namespace \"absent\"");
+    running.wait().ok();
+    net.cmd("wg-pin").args(["--remove", "shown"]).run().ok();
+}
+
+#[test]
+fn as_real_root_the_pin_is_also_in_run_netns() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("0.0.0.0/0, ::/0"));
+    let name = format!("wgwrap-pin-{}", net.tag);
+    let root_run = net.sb.root.join("root-run");
+    std::fs::create_dir(&root_run).unwrap();
+    let store = net.sb.store().join("profiles/vpn.conf");
+    let as_root = |cmd: common::Cmd| cmd.run_as_root().env("XDG_RUNTIME_DIR", &root_run);
+    as_root(net.wrap(&["--pin", &name, "--"]))
+        .arg(&store)
+        .arg("true")
+        .run();
+    let out = as_root(net.wrap(&["--pin", &name]))
+        .arg(&store)
+        .args(["--", "true"])
+        .run();
+    out.fails(125, "is already pinned");
+    let links = net.sh(
+        &net.host_ns,
+        &format!("ip netns exec {name} ip -o link | cut -d: -f2 | tr -d ' '"),
+    );
+    assert_eq!(links, "lo\nwg0\n");
+    as_root(net.cmd("wg-pin"))
+        .args(["--remove", &name])
+        .run()
+        .ok();
+    assert!(
+        !std::path::Path::new("/run/netns").join(&name).exists(),
+        "/run/netns/{name} left behind"
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&name), "still mounted");
+}
+
+#[test]
+fn another_user_can_neither_see_nor_join_nor_remove_a_pin() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "mine");
+    let other = common::Sandbox::for_user(common::User::other());
+    let theirs = |applet: &str| other.cmd(applet).in_netns(&net.host_ns);
+    assert_eq!(theirs("wg-pin").arg("--list").run().ok(), "");
+    assert_eq!(theirs("wg-wrap").arg("status").run().ok(), "");
+    theirs("wg-wrap")
+        .args(["--join", "mine", "--", "true"])
+        .run()
+        .fails(125, "no pinned namespace \"mine\"");
+    theirs("wg-pin")
+        .args(["--remove", "mine"])
+        .run()
+        .fails(125, "no pinned namespace \"mine\"");
+    // Pointed at the first user's runtime directory: refused.
+    theirs("wg-pin")
+        .arg("--list")
+        .env("XDG_RUNTIME_DIR", &net.sb.runtime)
+        .run()
+        .fails(125, "wg-pin: cannot use runtime directory");
+    // With a forged entry naming the first user's engine: the kernel refuses the join.
+    let entry = std::fs::read(net.sb.runtime.join("wg-wrap/pins/mine")).unwrap();
+    let pins = other.runtime.join("wg-wrap/pins");
+    std::fs::create_dir_all(&pins).unwrap();
+    std::fs::write(pins.join("mine"), entry).unwrap();
+    for dir in [
+        other.runtime.join("wg-wrap"),
+        pins.clone(),
+        pins.join("mine"),
+    ] {
+        other.chown(&dir);
+    }
+    theirs("wg-wrap")
+        .args(["--join", "mine", "--", "true"])
+        .run()
+        .fails(125, "wg-exec: cannot join \"mine\"");
+    // The first user's pin is untouched.
+    assert!(
+        net.cmd("wg-pin")
+            .arg("--list")
+            .run()
+            .ok()
+            .starts_with("mine ")
+    );
+    net.cmd("wg-pin").args(["--remove", "mine"]).run().ok();
+}
