@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# Throughput, latency, CPU and start-up through wg-wrap and its peers, measured
+# side by side in one run, reported as ratios. Run as root after
+# `cargo build --release` (see README.md, "Performance"):
+#
+#   benches/tunnel.sh [--quick]
+#
+# Cases, each between two network namespaces joined by a veth (198.18.200.0/24):
+#   a   raw veth, no tunnel (the limit of this machine)
+#   b   wireguard-go <-> wireguard-go
+#   b'  boringtun-cli --threads 1 <-> boringtun-cli --threads 1 (if installed:
+#       cargo install boringtun-cli --locked)
+#   c   wg-wrap (as the unprivileged user) -> wireguard-go server
+#   d   wg-wrap <-> wg-wrap (the server side a wg-wrap namespace running iperf3 -s)
+# Per case: iperf3 TCP 1 and 4 streams both ways, the highest UDP rate at
+# 1300-byte datagrams with under 1% loss, ping RTT (median of 50), engine CPU
+# seconds per GB moved; the median of RUNS runs. Every run is bounded in time;
+# everything made is removed on exit.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+WG_WRAP=${WG_WRAP:-$PWD/target/release/wg-wrap}
+BENCH_USER=${WG_WRAP_TEST_USER:-wgwrap-test}
+RUNS=${RUNS:-3}
+SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+if [ "${1:-}" = "--quick" ]; then RUNS=1; SECONDS_PER_RUN=3; fi
+
+[ "$(id -u)" = 0 ] || { echo "benches/tunnel.sh: run as root" >&2; exit 1; }
+[ -x "$WG_WRAP" ] || { echo "benches/tunnel.sh: build first: cargo build --release" >&2; exit 1; }
+for tool in iperf3 wireguard-go wg ping python3 setpriv nsenter; do
+    command -v "$tool" >/dev/null || { echo "benches/tunnel.sh: $tool is missing" >&2; exit 1; }
+done
+uid=$(id -u "$BENCH_USER"); gid=$(id -g "$BENCH_USER")
+
+tag=$(printf '%x' $(( $$ % 65536 )))
+A=wbA$tag; B=wbB$tag
+work=$(mktemp -d /tmp/wg-wrap-bench.XXXXXX)
+chmod 755 "$work"
+pids=()
+
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    pkill -u "$uid" -f "iperf3 -s -p 52" 2>/dev/null || true
+    for ns in "$A" "$B"; do
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$pid" 2>/dev/null || true; done
+        ip netns del "$ns" 2>/dev/null || true
+    done
+    rm -f /var/run/wireguard/wb?"$tag"*.sock
+    # The user's wg-wrap engines of this run end with their namespaces.
+    for pid in $(pgrep -u "$uid" -f "^wg-up" 2>/dev/null); do
+        if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -q "^HOME=$work/home$"; then kill "$pid" 2>/dev/null || true; fi
+    done
+    [ -s "$work/errors" ] && { echo "errors seen:"; sort -u "$work/errors" | head -20; } >&2
+    rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+# --- the two namespaces and the veth ---------------------------------------
+ip netns add "$A"; ip netns add "$B"
+ip -n "$A" link add "wv$tag" type veth peer name "wu$tag" netns "$B"
+ip -n "$A" addr add 198.18.200.1/24 dev "wv$tag"; ip -n "$B" addr add 198.18.200.2/24 dev "wu$tag"
+for ns in "$A" "$B"; do ip -n "$ns" link set lo up; done
+ip -n "$A" link set "wv$tag" up; ip -n "$B" link set "wu$tag" up
+
+in_a() { nsenter --net="/run/netns/$A" -- "$@"; }
+in_b() { nsenter --net="/run/netns/$B" -- "$@"; }
+# The prefix that runs a command as the unprivileged user, with a HOME of its own.
+AS_USER=(setpriv --reuid="$uid" --regid="$gid" --clear-groups --
+    env -i HOME="$work/home" XDG_RUNTIME_DIR="$work/run" XDG_CONFIG_HOME="$work/home/.config"
+    PATH=/usr/local/bin:/usr/bin:/bin)
+mkdir -p "$work/home" "$work/run"; chmod 700 "$work/home" "$work/run"; chown "$uid:$gid" "$work/home" "$work/run"
+cp "$WG_WRAP" "$work/wg-wrap"; chmod 755 "$work/wg-wrap"
+
+key() { wg genkey; }
+pub() { echo "$1" | wg pubkey; }
+KA=$(key); KB=$(key); PA=$(pub "$KA"); PB=$(pub "$KB")
+echo "$KA" > "$work/ka"; echo "$KB" > "$work/kb"
+
+# A profile for wg-wrap on side A or B.
+profile() { # SIDE OWN_KEY PEER_PUB ENDPOINT LISTEN
+    local side=$1 addr peer_addr
+    if [ "$side" = A ]; then addr=198.19.200.1; peer_addr=198.19.200.2; else addr=198.19.200.2; peer_addr=198.19.200.1; fi
+    {
+        echo "[Interface]"; echo "PrivateKey = $2"; echo "Address = $addr/24"
+        [ -n "$5" ] && echo "ListenPort = $5"
+        echo "[Peer]"; echo "PublicKey = $3"; echo "AllowedIPs = $peer_addr/32"
+        [ -n "$4" ] && echo "Endpoint = $4"
+    } > "$work/$side.conf"
+    chown "$uid:$gid" "$work/$side.conf"; chmod 600 "$work/$side.conf"
+}
+
+# A kernel-less WireGuard interface: wireguard-go or boringtun-cli, in NS.
+userspace_wg() { # IMPL NS IFACE KEYFILE PEER_PUB ADDR PEER_ADDR PORT [ENDPOINT]
+    local impl=$1 ns=$2 ifc=$3
+    case $impl in
+        wireguard-go) nsenter --net="/run/netns/$ns" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f "$ifc" >/dev/null 2>&1 & ;;
+        boringtun) nsenter --net="/run/netns/$ns" boringtun-cli --foreground --disable-drop-privileges --threads 1 "$ifc" >/dev/null 2>&1 & ;;
+    esac
+    pids+=($!)
+    for _ in $(seq 100); do [ -S "/var/run/wireguard/$ifc.sock" ] && break; sleep 0.05; done
+    local endpoint=()
+    [ -n "${9:-}" ] && endpoint=(endpoint "$9")
+    nsenter --net="/run/netns/$ns" wg set "$ifc" private-key "$4" listen-port "$8" peer "$5" allowed-ips "$7/32" "${endpoint[@]}"
+    ip -n "$ns" addr add "$6/24" dev "$ifc"; ip -n "$ns" link set "$ifc" up
+}
+
+# --- measurements ------------------------------------------------------------
+# iperf3 from side A to server SERVER (in B); prints Gbit/s. MODE: tcp1 tcp4 tcp1r tcp4r
+CLIENT=(in_a)     # how to run a client command on side A
+iperf() { # SERVER MODE
+    local args=(-c "$1" -p 5201 -t "$SECONDS_PER_RUN" -J)
+    case $2 in tcp4|tcp4r) args+=(-P 4);; esac
+    case $2 in tcp1r|tcp4r) args+=(-R);; esac
+    "${CLIENT[@]}" timeout $((SECONDS_PER_RUN + 20)) iperf3 "${args[@]}" 2>>"$work/errors" \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' \
+        || echo 0
+}
+# The highest UDP rate (Gbit/s) at 1300-byte datagrams with under 1% loss.
+udp_rate() { # SERVER
+    local lo=0 hi=8000 best=0 mid loss   # Mbit/s
+    for _ in 1 2 3 4 5 6 7; do
+        mid=$(( (lo + hi) / 2 ))
+        loss=$("${CLIENT[@]}" timeout 20 iperf3 -c "$1" -p 5201 -u -l 1300 -b "${mid}M" -t 2 -J 2>/dev/null \
+            | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["end"]["sum"]["lost_percent"])' || echo 100)
+        if python3 -c "import sys; sys.exit(0 if float('$loss') < 1 else 1)"; then best=$mid; lo=$mid; else hi=$mid; fi
+    done
+    python3 -c "print('%.3f' % ($best / 1000))"
+}
+rtt() { # ADDR -> median ms of 50 pings
+    "${CLIENT[@]}" timeout 30 ping -c 50 -i 0.01 -q -W 1 "$1" 2>/dev/null >/dev/null || true
+    "${CLIENT[@]}" timeout 30 ping -c 50 -i 0.01 -W 1 "$1" 2>/dev/null \
+        | python3 -c 'import re,sys,statistics; v=[float(m) for m in re.findall(r"time=([0-9.]+)", sys.stdin.read())]; print("%.3f" % statistics.median(v) if v else "nan")'
+}
+median() { python3 -c 'import sys,statistics; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+cpu_ticks() { # PIDS... -> utime+stime
+    local total=0 pid
+    for pid in "$@"; do
+        [ -r "/proc/$pid/stat" ] || continue
+        total=$(( total + $(awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat") ))
+    done
+    echo "$total"
+}
+engines() { { pgrep -u "$uid" -f "^wg-up" || true; } | while read -r pid; do
+    if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -q "^HOME=$work/home$"; then echo "$pid"; fi; done; }
+
+declare -A RESULT
+measure() { # CASE SERVER_ADDR
+    local case=$1 addr=$2 mode r vals
+    for mode in tcp1 tcp1r tcp4 tcp4r; do
+        vals=(); for r in $(seq "$RUNS"); do vals+=("$(iperf "$addr" "$mode")"); done
+        RESULT[$case,$mode]=$(median "${vals[@]}")
+    done
+    RESULT[$case,udp]=$(udp_rate "$addr")
+    RESULT[$case,rtt]=$(rtt "$addr")
+    # Engine CPU per GB: one more single-stream run with the engines' ticks read around it.
+    local e t0 t1 bytes
+    e=$(engines | tr '\n' ' ')
+    if [ -n "$e" ]; then
+        t0=$(cpu_ticks $e)
+        bytes=$("${CLIENT[@]}" timeout $((SECONDS_PER_RUN + 20)) iperf3 -c "$addr" -p 5201 -t "$SECONDS_PER_RUN" -J 2>/dev/null \
+            | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bytes"])' || echo 0)
+        t1=$(cpu_ticks $e)
+        RESULT[$case,cpu]=$(python3 -c "print('%.2f' % ((($t1 - $t0) / $(getconf CLK_TCK)) / max($bytes / 1e9, 1e-9)))")
+    else
+        RESULT[$case,cpu]=-
+    fi
+    printf '%-3s tcp1 %s tcp1r %s tcp4 %s tcp4r %s Gbit/s | udp %s Gbit/s | rtt %s ms | engine cpu %s s/GB\n' \
+        "$case" "${RESULT[$case,tcp1]}" "${RESULT[$case,tcp1r]}" "${RESULT[$case,tcp4]}" "${RESULT[$case,tcp4r]}" \
+        "${RESULT[$case,udp]}" "${RESULT[$case,rtt]}" "${RESULT[$case,cpu]}"
+}
+server_iperf() { # NS ADDR  (root iperf3 -s in NS, bound to ADDR)
+    nsenter --net="/run/netns/$1" timeout 600 iperf3 -s -p 5201 -B "$2" >/dev/null 2>&1 &
+    pids+=($!); sleep 0.3
+}
+stop_all_peers() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    pids=(); sleep 0.3
+    for ns in "$A" "$B"; do ip -n "$ns" -o link | awk -F': ' '/wb[ab]/ { print $2 }' | cut -d@ -f1 | while read -r l; do ip -n "$ns" link del "$l" 2>/dev/null || true; done; done
+}
+
+echo "wg-wrap benchmark: $(nproc) cores, $(uname -r), runs=$RUNS x ${SECONDS_PER_RUN}s"
+
+# (a) raw veth
+server_iperf "$B" 198.18.200.2
+CLIENT=(in_a); measure a 198.18.200.2
+stop_all_peers
+
+# (b) wireguard-go <-> wireguard-go
+userspace_wg wireguard-go "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+userspace_wg wireguard-go "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
+server_iperf "$B" 198.19.200.2
+CLIENT=(in_a); measure b 198.19.200.2
+stop_all_peers
+
+# (b') boringtun-cli --threads 1 on both ends
+if command -v boringtun-cli >/dev/null; then
+    userspace_wg boringtun "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+    userspace_wg boringtun "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
+    server_iperf "$B" 198.19.200.2
+    CLIENT=(in_a); measure bp 198.19.200.2
+    stop_all_peers
+else
+    echo "b'  skipped: boringtun-cli is not installed (cargo install boringtun-cli --locked)"
+fi
+
+# The client side of (c) and (d): one pinned wg-wrap namespace in A, joined by
+# every client command, so that its engine's CPU time can be read around a run.
+client_pin() {
+    profile A "$KA" "$PB" 198.18.200.2:51820 ""
+    in_a "${AS_USER[@]}" "$work/wg-wrap" -q --handshake-timeout 2 --pin "bench$tag" "$work/A.conf" -- true
+    CLIENT=(in_a "${AS_USER[@]}" "$work/wg-wrap" --join "bench$tag" --)
+}
+client_unpin() { in_a "${AS_USER[@]}" "$work/wg-wrap" pin --remove "bench$tag" || true; }
+
+# (c) wg-wrap as the user in A -> wireguard-go in B
+userspace_wg wireguard-go "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+server_iperf "$B" 198.19.200.2
+client_pin; measure c 198.19.200.2; client_unpin
+stop_all_peers
+
+# (d) wg-wrap <-> wg-wrap: iperf3 -s inside a wg-wrap namespace in B
+profile B "$KB" "$PA" "" 51820
+in_b "${AS_USER[@]}" "$work/wg-wrap" -q --handshake-timeout 0 "$work/B.conf" -- timeout 900 iperf3 -s -p 5201 >/dev/null 2>&1 &
+pids+=($!); sleep 0.5
+client_pin; measure d 198.19.200.2; client_unpin
+stop_all_peers
+
+# Start-up: wg-wrap PROFILE -- true against unshare -Urn true (median of 20, ms).
+cat > "$work/startup.py" <<'PY'
+import statistics, subprocess, sys, time
+times = []
+for _ in range(20):
+    t = time.perf_counter(); subprocess.run(sys.argv[1:], check=False); times.append((time.perf_counter() - t) * 1000)
+print("%.2f" % statistics.median(times))
+PY
+floor=$(in_a "${AS_USER[@]}" python3 "$work/startup.py" unshare -Urn true)
+profile A "$KA" "$PB" 198.18.200.2:51820 ""
+ours=$(in_a "${AS_USER[@]}" python3 "$work/startup.py" "$work/wg-wrap" -q --handshake-timeout 0 "$work/A.conf" -- true)
+echo "start-up: wg-wrap $ours ms, unshare -Urn true $floor ms, difference $(python3 -c "print('%.2f' % ($ours - $floor))") ms"
+
+ratio() { python3 -c "a,b=float('$1'),float('$2'); print('%.2f' % (a/b) if b else 'n/a')"; }
+echo "ratios (TCP single stream A->B unless said):"
+echo "  (c)/(b)   $(ratio "${RESULT[c,tcp1]}" "${RESULT[b,tcp1]}")   target >= 1.5"
+echo "  (d)/(b)   $(ratio "${RESULT[d,tcp1]}" "${RESULT[b,tcp1]}")   target >= 3"
+if [ -n "${RESULT[bp,tcp1]:-}" ]; then
+    echo "  (d)/(b')  $(ratio "${RESULT[d,tcp1]}" "${RESULT[bp,tcp1]}")   target >= 2"
+    echo "  udp (d)/(b')  $(ratio "${RESULT[d,udp]}" "${RESULT[bp,udp]}")   target >= 1.5"
+    echo "  rtt (d)/(b')  $(ratio "${RESULT[d,rtt]}" "${RESULT[bp,rtt]}")   target <= 1"
+fi
+echo "  4 streams / 1 stream (d)  $(ratio "${RESULT[d,tcp4]}" "${RESULT[d,tcp1]}")   target >= 1"
+echo "  (d)/(a)   $(ratio "${RESULT[d,tcp1]}" "${RESULT[a,tcp1]}")   (distance to the wire)"
