@@ -26,6 +26,11 @@ pub fn bring_up(conf: &Conf) -> Result<tun_rs::SyncDevice> {
         .name(IFACE)
         .mtu(mtu)
         .enable(false)
+        // Offload (IFF_VNET_HDR): the kernel hands over TCP super-packets and
+        // takes coalesced ones; fewer reads and writes per byte.
+        .with(|b| {
+            b.offload(true);
+        })
         .build_sync()
         .map_err(|e| {
             let hint = match e.raw_os_error() {

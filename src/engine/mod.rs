@@ -10,6 +10,7 @@
 //! `ready` (or `error MESSAGE`), then `handshake I` as peer I completes its
 //! first handshake; the pipe closes when every peer has.
 
+mod gso;
 mod lifetime;
 pub mod peers;
 mod run;

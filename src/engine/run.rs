@@ -4,6 +4,7 @@
 //! borrowed across an await: each step computes into a buffer owned by its
 //! loop, releases the table, then sends. No allocation per packet.
 
+use super::gso;
 use super::lifetime::Lifetime;
 use super::peers::Peers;
 use boringtun::noise::handshake::parse_handshake_anon;
@@ -13,7 +14,9 @@ use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
+use tun_rs::{IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 const TIMER_TICK: Duration = Duration::from_millis(250);
 /// Until a peer's first handshake, its initiation is resent every tick for
@@ -34,7 +37,23 @@ pub struct Engine {
     pub lifetime: RefCell<Lifetime>,
     last_tun: Cell<Instant>,
     udp_is_v6: bool,
+    /// The TUN was made with offload: reads and writes carry a virtio-net header.
+    vnet: bool,
+    mtu: usize,
+    /// UDP GSO works on this socket's path (cleared on the first refusal).
+    gso: Cell<bool>,
 }
+
+/// One encrypted packet in the outbound batch buffer.
+#[derive(Clone, Copy)]
+struct Segment {
+    offset: usize,
+    len: usize,
+    to: SocketAddr,
+}
+
+/// A GSO send carries at most 64 KiB.
+const GSO_MAX_BYTES: usize = 65000;
 
 /// What to do with the bytes a step left at the start of its out buffer.
 enum Step {
@@ -54,7 +73,12 @@ impl Engine {
         lifetime: Lifetime,
     ) -> Engine {
         let udp_is_v6 = udp.get_ref().local_addr().is_ok_and(|a| a.is_ipv6());
+        let vnet = tun.tcp_gso();
+        let mtu = tun.mtu().map_or(1420, usize::from);
         Engine {
+            vnet,
+            mtu,
+            gso: Cell::new(true),
             peers: RefCell::new(peers),
             tun,
             udp,
@@ -176,35 +200,123 @@ impl Engine {
         let _ = self.udp.send_to(bytes, self.to_socket(to)).await;
     }
 
-    /// TUN → encrypt → UDP.
+    /// TUN → encrypt → UDP. With TUN offload, one read brings a TCP
+    /// super-packet that tun-rs splits into MTU-sized packets; their
+    /// encryptions are laid end to end and leave in one GSO send per run of
+    /// equal sizes to one endpoint.
     async fn outbound(&self) -> io::Result<()> {
-        let mut packet = vec![0u8; BUF];
-        let mut out = vec![0u8; BUF];
+        let mut original = vec![0u8; VIRTIO_NET_HDR_LEN + 65535];
+        let mut packets = vec![vec![0u8; self.mtu + 64]; IDEAL_BATCH_SIZE];
+        let mut sizes = vec![0usize; IDEAL_BATCH_SIZE];
+        // An encryption is the packet, 16 bytes of header, the tag, and padding to 16.
+        let room = self.mtu + 64;
+        let mut batch = vec![0u8; room * IDEAL_BATCH_SIZE];
+        let mut segments: Vec<Segment> = Vec::with_capacity(IDEAL_BATCH_SIZE);
         loop {
-            let n = self.tun.recv(&mut packet).await?;
-            self.last_tun.set(Instant::now());
-            let step = {
-                let mut peers = self.peers.borrow_mut();
-                let Some(index) = Tunn::dst_address(&packet[..n]).and_then(|dst| peers.route(dst))
-                else {
-                    continue;
-                };
-                let peer = &mut peers.list[index];
-                match (peer.tunn.encapsulate(&packet[..n], &mut out), peer.endpoint) {
-                    (TunnResult::WriteToNetwork(p), Some(to)) => Step::Network(p.len(), to),
-                    _ => Step::Nothing,
-                }
+            let n = match self
+                .tun
+                .recv_multiple(&mut original, &mut packets, &mut sizes, 0)
+                .await
+            {
+                Ok(n) => n,
+                Err(e) if tun_fatal(&e) => return Err(e),
+                Err(_) => continue, // a malformed offload packet: drop it
             };
-            if let Step::Network(len, to) = step {
-                self.send_udp(&out[..len], to).await;
+            self.last_tun.set(Instant::now());
+            segments.clear();
+            {
+                let mut peers = self.peers.borrow_mut();
+                let mut offset = 0;
+                for (packet, size) in packets.iter().zip(&sizes).take(n) {
+                    let packet = &packet[..*size];
+                    let Some(index) = Tunn::dst_address(packet).and_then(|dst| peers.route(dst))
+                    else {
+                        continue;
+                    };
+                    let peer = &mut peers.list[index];
+                    if packet.len() + 64 > room {
+                        continue;
+                    }
+                    let to = peer.endpoint;
+                    if let (TunnResult::WriteToNetwork(p), Some(to)) = (
+                        peer.tunn
+                            .encapsulate(packet, &mut batch[offset..offset + room]),
+                        to,
+                    ) {
+                        segments.push(Segment {
+                            offset,
+                            len: p.len(),
+                            to,
+                        });
+                        offset += p.len();
+                    }
+                }
             }
+            self.send_segments(&batch, &segments).await;
         }
     }
 
-    /// UDP → decrypt → check AllowedIPs → TUN.
+    /// Sends encrypted packets laid end to end in `batch`: runs of equal
+    /// sizes to one endpoint (the last may be shorter) in one GSO send each.
+    async fn send_segments(&self, batch: &[u8], segments: &[Segment]) {
+        let mut i = 0;
+        while i < segments.len() {
+            let first = segments[i];
+            let mut end = first.offset + first.len;
+            let mut j = i + 1;
+            while j < segments.len()
+                && j - i < gso::MAX_SEGMENTS
+                && segments[j].to == first.to
+                && segments[j].offset == end
+                && segments[j - 1].len == first.len
+                && segments[j].len <= first.len
+                && end + segments[j].len <= GSO_MAX_BYTES
+            {
+                end += segments[j].len;
+                j += 1;
+            }
+            let mut sent = false;
+            if j - i > 1 && self.gso.get() {
+                let to = self.to_socket(first.to);
+                let bytes = &batch[first.offset..end];
+                let size = first.len as u16;
+                match self
+                    .udp
+                    .write_with(|s| gso::send_segments(s.as_fd(), bytes, size, to))
+                    .await
+                {
+                    Ok(_) => sent = true,
+                    // No GSO on this path: send them one by one from now on.
+                    Err(e)
+                        if matches!(
+                            e.raw_os_error(),
+                            Some(libc::EIO | libc::EINVAL | libc::EOPNOTSUPP)
+                        ) =>
+                    {
+                        self.gso.set(false)
+                    }
+                    Err(_) => sent = true, // lost, as a datagram may be
+                }
+            }
+            if !sent {
+                for segment in &segments[i..j] {
+                    self.send_udp(
+                        &batch[segment.offset..segment.offset + segment.len],
+                        segment.to,
+                    )
+                    .await;
+                }
+            }
+            i = j;
+        }
+    }
+
+    /// UDP → decrypt → check AllowedIPs → TUN. With TUN offload every write
+    /// starts with a virtio-net header (all zero: one plain packet).
     async fn inbound(&self) -> io::Result<()> {
         let mut datagram = vec![0u8; BUF];
-        let mut out = vec![0u8; BUF];
+        let mut buffer = vec![0u8; BUF + VIRTIO_NET_HDR_LEN];
+        let head = if self.vnet { VIRTIO_NET_HDR_LEN } else { 0 };
         loop {
             let (n, from) = match self.udp.recv_from(&mut datagram).await {
                 Ok(got) => got,
@@ -212,10 +324,12 @@ impl Engine {
                 Err(e) if transient(&e) => continue,
                 Err(e) => return Err(e),
             };
-            match self.decapsulate(&datagram[..n], from, &mut out) {
+            let out = &mut buffer[head..];
+            match self.decapsulate(&datagram[..n], from, out) {
                 Step::Nothing => {}
                 Step::Tunnel(len) => {
-                    let _ = self.tun.send(&out[..len]).await;
+                    buffer[..head].fill(0);
+                    let _ = self.tun.send(&buffer[..head + len]).await;
                 }
                 Step::Network(len, to) => self.send_udp(&out[..len], to).await,
                 Step::NetworkThenFlush(len, to, index) => {
@@ -223,7 +337,7 @@ impl Engine {
                     loop {
                         let len = {
                             let mut peers = self.peers.borrow_mut();
-                            match peers.list[index].tunn.decapsulate(None, &[], &mut out) {
+                            match peers.list[index].tunn.decapsulate(None, &[], out) {
                                 TunnResult::WriteToNetwork(p) => p.len(),
                                 _ => break,
                             }
@@ -380,6 +494,14 @@ impl Engine {
             self.report_handshakes();
         }
     }
+}
+
+/// TUN read errors that mean the device is gone.
+fn tun_fatal(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EBADF | libc::EBADFD | libc::EIO | libc::ENODEV)
+    )
 }
 
 /// Errors after which the socket still works.
