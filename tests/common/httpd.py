@@ -6,7 +6,9 @@ Serves for at most 120 s, then exits by itself.
 import hashlib, http.server, socket, sys, threading
 
 TOKEN = sys.argv[1].encode()
-BLOB = bytes((i * 7 + i // 251) & 0xFF for i in range(int(sys.argv[2])))
+SIZE = int(sys.argv[2])
+BLOCK = bytes((i * 7 + i // 251) & 0xFF for i in range(65521))  # a prime length: no page-aligned repeats
+BLOB = (BLOCK * (SIZE // len(BLOCK) + 1))[:SIZE]
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
