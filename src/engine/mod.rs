@@ -222,6 +222,7 @@ fn serve(
     let peers = peers::Peers::new(conf);
     let result = smol::block_on(async {
         let tun = tun_rs::AsyncDevice::new(tun).map_err(|e| Error::sys("use the TUN device", e))?;
+        gso::enable_gro(rustix::fd::AsFd::as_fd(&udp));
         let udp = smol::Async::new(std::net::UdpSocket::from(udp))
             .map_err(|e| Error::sys("use the UDP socket", e))?;
         let status = smol::net::unix::UnixListener::bind(&socket_path).map_err(|e| {

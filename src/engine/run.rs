@@ -311,42 +311,79 @@ impl Engine {
         }
     }
 
-    /// UDP → decrypt → check AllowedIPs → TUN. With TUN offload every write
-    /// starts with a virtio-net header (all zero: one plain packet).
+    /// UDP → decrypt → check AllowedIPs → TUN. With UDP GRO one read brings
+    /// many datagrams of one sender; their decryptions go to the TUN in one
+    /// batch that tun-rs coalesces (GRO) into TCP super-packets, each write
+    /// behind a virtio-net header.
     async fn inbound(&self) -> io::Result<()> {
         let mut datagram = vec![0u8; BUF];
-        let mut buffer = vec![0u8; BUF + VIRTIO_NET_HDR_LEN];
         let head = if self.vnet { VIRTIO_NET_HDR_LEN } else { 0 };
+        // Each slot can grow to a 64 KiB super-packet when GRO coalesces into it.
+        let mut slots: Vec<Vec<u8>> = (0..IDEAL_BATCH_SIZE)
+            .map(|_| Vec::with_capacity(BUF + head))
+            .collect();
+        let mut gro = tun_rs::GROTable::default();
+        let mut scratch = vec![0u8; BUF];
         loop {
-            let (n, from) = match self.udp.recv_from(&mut datagram).await {
+            let received = self
+                .udp
+                .read_with(|s| gso::recv_segments(s.as_fd(), &mut datagram))
+                .await;
+            let (n, from, segment) = match received {
                 Ok(got) => got,
                 // ICMP errors queued on the socket, a signal: not fatal.
                 Err(e) if transient(&e) => continue,
                 Err(e) => return Err(e),
             };
-            let out = &mut buffer[head..];
-            match self.decapsulate(&datagram[..n], from, out) {
-                Step::Nothing => {}
-                Step::Tunnel(len) => {
-                    buffer[..head].fill(0);
-                    let _ = self.tun.send(&buffer[..head + len]).await;
+            let mut filled = 0;
+            for chunk in datagram[..n].chunks(segment.max(1)) {
+                if filled == slots.len() {
+                    self.write_tun(&mut gro, &mut slots[..filled], head).await;
+                    filled = 0;
                 }
-                Step::Network(len, to) => self.send_udp(&out[..len], to).await,
-                Step::NetworkThenFlush(len, to, index) => {
-                    self.send_udp(&out[..len], to).await;
-                    loop {
-                        let len = {
-                            let mut peers = self.peers.borrow_mut();
-                            match peers.list[index].tunn.decapsulate(None, &[], out) {
-                                TunnResult::WriteToNetwork(p) => p.len(),
-                                _ => break,
-                            }
-                        };
-                        self.send_udp(&out[..len], to).await;
+                let slot = &mut slots[filled];
+                slot.clear();
+                // decapsulate writes at most the datagram's length (a reply to
+                // a 148-byte initiation is shorter still).
+                slot.resize(head + chunk.len().max(148), 0);
+                match self.decapsulate(chunk, from, &mut slot[head..]) {
+                    Step::Nothing => {}
+                    Step::Tunnel(len) => {
+                        slot.truncate(head + len);
+                        filled += 1;
+                    }
+                    Step::Network(len, to) => self.send_udp(&slot[head..head + len], to).await,
+                    Step::NetworkThenFlush(len, to, index) => {
+                        self.send_udp(&slot[head..head + len], to).await;
+                        loop {
+                            let len = {
+                                let mut peers = self.peers.borrow_mut();
+                                match peers.list[index].tunn.decapsulate(None, &[], &mut scratch) {
+                                    TunnResult::WriteToNetwork(p) => p.len(),
+                                    _ => break,
+                                }
+                            };
+                            self.send_udp(&scratch[..len], to).await;
+                        }
                     }
                 }
             }
+            if filled > 0 {
+                self.write_tun(&mut gro, &mut slots[..filled], head).await;
+            }
             self.report_handshakes();
+        }
+    }
+
+    /// Writes decrypted packets (each behind `head` bytes of room) to the TUN.
+    async fn write_tun(&self, gro: &mut tun_rs::GROTable, packets: &mut [Vec<u8>], head: usize) {
+        if self.vnet {
+            // A failed write is a lost packet; TCP recovers.
+            let _ = self.tun.send_multiple(gro, packets, head).await;
+        } else {
+            for packet in packets.iter() {
+                let _ = self.tun.send(packet).await;
+            }
         }
     }
 
