@@ -3,6 +3,40 @@
 use crate::error::{Error, Result};
 use rustix::fd::{FromRawFd, OwnedFd, RawFd};
 
+/// Runs `child` in a new process that is neither our child nor in our
+/// session (double fork, `setsid`), as daemons start; returns once the
+/// intermediate process has been reaped. Must be called while the process
+/// has one thread. `child`'s result is the new process's exit status; in
+/// this process, `child` and what it captured are dropped.
+pub fn spawn_detached(what: &str, child: impl FnOnce() -> i32) -> Result<()> {
+    // SAFETY: the caller is single-threaded, so the child may run any code;
+    // both children end with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(Error::sys(
+            format_args!("start {what}"),
+            std::io::Error::last_os_error(),
+        ));
+    }
+    if pid == 0 {
+        let _ = rustix::process::setsid();
+        // SAFETY: still single-threaded, as above.
+        if unsafe { libc::fork() } == 0 {
+            let code = child();
+            // SAFETY: _exit ends the process without running the parent's
+            // atexit handlers or flushing its inherited stdio buffers.
+            unsafe { libc::_exit(code) }
+        }
+        // SAFETY: as above; the intermediate process has nothing to clean up.
+        unsafe { libc::_exit(0) }
+    }
+    drop(child);
+    let mut status = 0;
+    // SAFETY: reaps the intermediate child just forked; status is a valid out pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    Ok(())
+}
+
 /// Standard input, output and error on /dev/null: the engine never holds the
 /// caller's terminal or pipes (so `x=$(wg-wrap ...)` returns when PROG ends).
 pub fn detach_stdio() -> Result<()> {

@@ -157,29 +157,13 @@ pub fn spawn_netns_helper() -> Result<OwnedFd> {
         None,
     )
     .map_err(|e| Error::sys("start the /run/netns helper", e))?;
-    // SAFETY: wg-unshare is single-threaded; the children end with _exit.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return Err(Error::sys(
-            "start the /run/netns helper",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    if child == 0 {
-        drop(ours);
-        let _ = rustix::process::setsid();
-        // SAFETY: as above.
-        if unsafe { libc::fork() } == 0 {
-            let _ = crate::daemon::detach_stdio();
-            crate::daemon::close_all_but(&[theirs.as_raw_fd()]);
-            serve_netns_helper(theirs);
-        }
-        // SAFETY: ends the intermediate child (and then the helper) at once.
-        unsafe { libc::_exit(0) }
-    }
-    let mut status = 0;
-    // SAFETY: reaps the intermediate child just forked.
-    unsafe { libc::waitpid(child, &mut status, 0) };
+    // wg-unshare is single-threaded.
+    crate::daemon::spawn_detached("the /run/netns helper", move || {
+        let _ = crate::daemon::detach_stdio();
+        crate::daemon::close_all_but(&[theirs.as_raw_fd()]);
+        serve_netns_helper(theirs);
+        0
+    })?;
     Ok(ours)
 }
 

@@ -5,20 +5,8 @@ mod common;
 
 use common::net::{self, Net};
 
-/// Wraps the command in a mount namespace of the test's own, where `setup`
-/// (a shell script, as root) has rearranged the "host's" /run and /etc.
 fn host_layout(cmd: common::Cmd, setup: &str) -> common::Cmd {
-    let script = format!("set -e\n{setup}\nexec \"$@\"");
-    cmd.root_pre(&[
-        "unshare",
-        "--mount",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-        "sh",
-    ])
+    cmd.in_host_layout(setup)
 }
 
 /// A systemd-resolved host: /etc/resolv.conf -> /run/systemd/resolve/stub-resolv.conf,

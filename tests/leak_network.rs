@@ -54,50 +54,35 @@ fn assert_nothing_reached(out: &common::Out, expected: usize) {
     }
 }
 
-#[test]
-fn with_the_server_stopped_nothing_inside_reaches_anything() {
-    let mut net = server_with_listeners();
-    net.import("vpn", &net.profile("0.0.0.0/0, ::/0"));
-    net.stop_wireguard_go();
-    assert_host_reaches_the_server(&net);
+/// The control from the host, then every probe from inside PROFILE.
+fn assert_nothing_reached_inside(net: &Net, profile: &str) {
+    assert_host_reaches_the_server(net);
     let targets = net.probe_targets(0);
+    let probe = net.probe_script();
     let out = net
-        .wrap(&[
-            "--handshake-timeout",
-            "0",
-            "vpn",
-            "--",
-            "python3",
-            &net.probe_script(),
-        ])
+        .wrap(&["--handshake-timeout", "0", profile, "--", "python3", &probe])
         .args(&targets)
         .run();
     assert_nothing_reached(&out, targets.len());
 }
 
 #[test]
+fn with_the_server_stopped_nothing_inside_reaches_anything() {
+    let mut net = server_with_listeners();
+    net.import("vpn", &net.profile("0.0.0.0/0, ::/0"));
+    net.stop_wireguard_go();
+    assert_nothing_reached_inside(&net, "vpn");
+}
+
+#[test]
 fn with_a_wrong_peer_key_nothing_inside_reaches_anything() {
     let net = server_with_listeners();
     let wrong = net::Keys::generate().public;
-    net.import(
-        "wrong",
-        &net.profile("0.0.0.0/0, ::/0")
-            .replace(&net.server.public, &wrong),
-    );
-    assert_host_reaches_the_server(&net);
-    let targets = net.probe_targets(0);
-    let out = net
-        .wrap(&[
-            "--handshake-timeout",
-            "0",
-            "wrong",
-            "--",
-            "python3",
-            &net.probe_script(),
-        ])
-        .args(&targets)
-        .run();
-    assert_nothing_reached(&out, targets.len());
+    let profile = net
+        .profile("0.0.0.0/0, ::/0")
+        .replace(&net.server.public, &wrong);
+    net.import("wrong", &profile);
+    assert_nothing_reached_inside(&net, "wrong");
 }
 
 #[test]

@@ -364,22 +364,14 @@ fn an_unreachable_peer_is_one_warning_and_prog_still_runs() {
 fn no_tun_device_is_one_line_and_125() {
     let net = net_with_profile("198.19.0.0/24");
     let hide = |setup: &str| {
-        net.wrap(&["vpn", "--", "true"]).root_pre(&[
-            "unshare",
-            "--mount",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &format!("mount -t tmpfs none /dev/net && {setup} exec \"$@\""),
-            "sh",
-        ])
+        net.wrap(&["vpn", "--", "true"])
+            .in_host_layout(&format!("mount -t tmpfs none /dev/net\n{setup}"))
     };
     hide("").run().fails(
         125,
         "wg-up: cannot create TUN device: no such file or directory (there is no /dev/net/tun: load the tun module (modprobe tun))",
     );
-    hide("mknod -m 600 /dev/net/tun c 10 200 &&").run().fails(
+    hide("mknod -m 600 /dev/net/tun c 10 200").run().fails(
         125,
         "wg-up: cannot create TUN device: permission denied (is /dev/net/tun mode 0666?)",
     );

@@ -47,36 +47,10 @@ pub fn spawn(
     let prog = rustix::process::getpid();
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::sys("create a pipe to the engine", e))?;
-    // SAFETY: the process is single-threaded (wg-up starts no thread before
-    // this), so the child may run any code; it ends with _exit.
-    let child = unsafe { libc::fork() };
-    if child < 0 {
-        return Err(Error::sys(
-            "start the engine",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    if child == 0 {
-        drop(read);
-        let _ = rustix::process::setsid();
-        // SAFETY: still single-threaded, as above.
-        match unsafe { libc::fork() } {
-            0 => {
-                let code = engine_main(conf, tun, udp, write, prog, runtime, profile);
-                // SAFETY: _exit ends the process without running the parent's
-                // atexit handlers or flushing its inherited stdio buffers.
-                unsafe { libc::_exit(code) }
-            }
-            // SAFETY: as above.
-            _ => unsafe { libc::_exit(0) },
-        }
-    }
-    drop(write);
-    drop(tun);
-    drop(udp);
-    let mut status = 0;
-    // SAFETY: reaps the intermediate child we just forked; status is a valid out pointer.
-    unsafe { libc::waitpid(child, &mut status, 0) };
+    // wg-up starts no thread before this.
+    daemon::spawn_detached("the engine", move || {
+        engine_main(conf, tun, udp, write, prog, runtime, profile)
+    })?;
     let mut report = BufReader::new(File::from(read));
     let mut line = String::new();
     let _ = report.read_line(&mut line);

@@ -328,6 +328,23 @@ impl Cmd {
         self
     }
 
+    /// Runs the command in a mount namespace of the test's own, after `setup`
+    /// (a shell script, as root) has rearranged what the "host" looks like
+    /// there; the machine's real files stay as they are.
+    pub fn in_host_layout(self, setup: &str) -> Self {
+        let script = format!("set -e\n{setup}\nexec \"$@\"");
+        self.root_pre(&[
+            "unshare",
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ])
+    }
+
     /// Runs `argv` as the user around the command.
     pub fn user_pre(mut self, argv: &[&str]) -> Self {
         self.user_pre = argv.iter().map(OsString::from).collect();
