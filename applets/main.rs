@@ -41,7 +41,7 @@ pub fn reserved_names() -> Vec<&'static str> {
             .iter()
             .filter_map(|(name, _)| name.strip_prefix("wg-")),
     );
-    names.extend(["help", "status"]);
+    names.extend(["help", "status", "doctor"]);
     names
 }
 

@@ -13,6 +13,7 @@ use wg_wrap::{Error, chain, install, log, pin, runtime};
 /// `wg-unshare PROFILE wg-up wg-exec PROG...`. PROFILE is a stored profile's
 /// name or a .conf file. `wg-wrap --join NAME [--] PROG...` runs PROG in
 /// pinned namespace NAME; `wg-wrap status [NAME]` lists your live namespaces;
+/// `wg-wrap doctor` checks what the host must allow;
 /// `wg-wrap APPLET ARGS...` runs wg-APPLET (e.g. `wg-wrap profile list`).
 #[derive(FromArgs)]
 pub struct Args {
@@ -70,6 +71,14 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         let mut link: Vec<OsString> = vec!["wg-exec".into(), "--join".into(), pin_name.into(), "--".into()];
         link.extend(prog);
         return Err(chain::exec_link(&link, &["wg-exec"]));
+    }
+    if rest.first().is_some_and(|a| a == "doctor") {
+        let checks = wg_wrap::doctor::run();
+        for check in &checks {
+            println!("{}", check.line());
+        }
+        let failed = checks.iter().any(|c| c.verdict == wg_wrap::doctor::Verdict::Fail);
+        return Ok(if failed { wg_wrap::error::EXIT_FAILURE } else { 0 });
     }
     if rest.first().is_some_and(|a| a == "status") {
         return status(rest.get(1).map(|n| n.to_string_lossy().into_owned()));

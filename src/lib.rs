@@ -12,6 +12,7 @@ pub use error::{Error, Result};
 pub mod caps;
 pub mod chain;
 pub mod daemon;
+pub mod doctor;
 pub mod engine;
 pub mod host;
 pub mod netlink;

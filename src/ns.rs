@@ -30,10 +30,10 @@ pub fn unshare(map_root: bool) -> Result<()> {
         let err = Error::sys("create user namespace", e);
         match e {
             rustix::io::Errno::NOSPC => err.hint(
-                "user namespaces are disabled here: user.max_user_namespaces is 0; see `sysctl user.max_user_namespaces`",
+                "user namespaces are disabled here: user.max_user_namespaces is 0; `wg-wrap doctor` tells the fix",
             ),
             rustix::io::Errno::PERM | rustix::io::Errno::ACCESS => err.hint(
-                "unprivileged user namespaces are disabled: check `sysctl kernel.unprivileged_userns_clone` and `kernel.apparmor_restrict_unprivileged_userns`",
+                "unprivileged user namespaces are disabled: `wg-wrap doctor` tells why",
             ),
             rustix::io::Errno::INVAL => err.hint("wg-unshare must run single-threaded; this is a bug"),
             _ => err,

@@ -1,0 +1,207 @@
+//! `wg-wrap doctor`: checks what wg-wrap needs of the host, and explains.
+
+use crate::runtime;
+use std::path::Path;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Ok,
+    /// Works, but something is worth knowing.
+    Note,
+    /// wg-wrap cannot work until this is fixed.
+    Fail,
+}
+
+pub struct Check {
+    pub verdict: Verdict,
+    pub what: &'static str,
+    /// What was found, and (for Note and Fail) what to do.
+    pub text: String,
+}
+
+impl Check {
+    fn new(verdict: Verdict, what: &'static str, text: impl Into<String>) -> Check {
+        Check {
+            verdict,
+            what,
+            text: text.into(),
+        }
+    }
+
+    /// `ok    user namespaces: allowed`
+    pub fn line(&self) -> String {
+        let tag = match self.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::Note => "note",
+            Verdict::Fail => "FAIL",
+        };
+        format!("{tag}  {}: {}", self.what, self.text)
+    }
+}
+
+/// Every check, in the order a user would fix them.
+pub fn run() -> Vec<Check> {
+    vec![
+        user_namespaces(),
+        tun(),
+        runtime_dir(),
+        resolv_conf(),
+        tool("wireguard-go"),
+        tool("wg"),
+    ]
+}
+
+fn sysctl(name: &str) -> Option<String> {
+    std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/")))
+        .ok()
+        .map(|v| v.trim().to_string())
+}
+
+/// Tries the real thing in a child process (unshare needs a single thread,
+/// and must not change this process).
+fn try_unshare_user() -> Result<(), rustix::io::Errno> {
+    // SAFETY: the child only calls unshare and _exit (async-signal-safe);
+    // the parent only waits for it.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(rustix::io::Errno::AGAIN);
+    }
+    if pid == 0 {
+        // SAFETY: see above.
+        let code = match unsafe {
+            rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER)
+        } {
+            Ok(()) => 0,
+            Err(e) => e.raw_os_error().clamp(1, 255),
+        };
+        // SAFETY: ends the child at once.
+        unsafe { libc::_exit(code) }
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child just forked; status is a valid out pointer.
+    unsafe { libc::waitpid(pid, &mut status, 0) };
+    match libc::WEXITSTATUS(status) {
+        0 => Ok(()),
+        code => Err(rustix::io::Errno::from_raw_os_error(code)),
+    }
+}
+
+fn user_namespaces() -> Check {
+    const WHAT: &str = "user namespaces";
+    let Err(errno) = try_unshare_user() else {
+        return Check::new(Verdict::Ok, WHAT, "allowed");
+    };
+    let cause = crate::error::cause(&errno.into());
+    let fix = if sysctl("user.max_user_namespaces").as_deref() == Some("0") {
+        "user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces=15000` (and in /etc/sysctl.d/)".to_string()
+    } else if sysctl("kernel.unprivileged_userns_clone").as_deref() == Some("0") {
+        "kernel.unprivileged_userns_clone is 0: `sysctl -w kernel.unprivileged_userns_clone=1`"
+            .to_string()
+    } else if sysctl("kernel.apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
+        "AppArmor restricts them: give wg-wrap an AppArmor profile that grants `userns`, or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`".to_string()
+    } else {
+        "the kernel or a security module refuses them for this user".to_string()
+    };
+    Check::new(
+        Verdict::Fail,
+        WHAT,
+        format!("cannot create one: {cause} ({fix})"),
+    )
+}
+
+fn tun() -> Check {
+    const WHAT: &str = "/dev/net/tun";
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+    {
+        Ok(_) => Check::new(Verdict::Ok, WHAT, "readable and writable"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Check::new(
+            Verdict::Fail,
+            WHAT,
+            "missing (load the tun module: `modprobe tun`)",
+        ),
+        Err(e) => Check::new(
+            Verdict::Fail,
+            WHAT,
+            format!(
+                "{} (make it mode 0666, as distributions ship it: `chmod 0666 /dev/net/tun`)",
+                crate::error::cause(&e)
+            ),
+        ),
+    }
+}
+
+fn runtime_dir() -> Check {
+    const WHAT: &str = "runtime directory";
+    let set = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty());
+    match runtime::dir() {
+        Ok(dir) if set => Check::new(Verdict::Ok, WHAT, dir.display().to_string()),
+        Ok(dir) => Check::new(
+            Verdict::Note,
+            WHAT,
+            format!("XDG_RUNTIME_DIR is not set; using {}", dir.display()),
+        ),
+        Err(e) => Check::new(Verdict::Fail, WHAT, e.to_string()),
+    }
+}
+
+fn resolv_conf() -> Check {
+    const WHAT: &str = "/etc/resolv.conf";
+    let target = std::fs::canonicalize("/etc/resolv.conf").ok();
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let servers: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .map(str::trim)
+        .collect();
+    if target
+        .as_deref()
+        .is_some_and(|t| t.starts_with("/run/systemd/resolve"))
+    {
+        return Check::new(
+            Verdict::Note,
+            WHAT,
+            "points to systemd-resolved's stub: inside, the profile's DNS is used; a profile without DNS uses the upstream servers in /run/systemd/resolve/resolv.conf",
+        );
+    }
+    if servers.is_empty() {
+        return Check::new(
+            Verdict::Note,
+            WHAT,
+            "lists no name server: give every profile a `DNS =` line",
+        );
+    }
+    if servers.iter().all(|s| s.starts_with("127.") || *s == "::1") {
+        return Check::new(
+            Verdict::Note,
+            WHAT,
+            "lists only a local resolver, which is out of reach inside: give every profile a `DNS =` line",
+        );
+    }
+    Check::new(
+        Verdict::Ok,
+        WHAT,
+        format!("name servers {}", servers.join(", ")),
+    )
+}
+
+/// Optional tools, found on PATH.
+fn tool(name: &'static str) -> Check {
+    let found = std::env::var_os("PATH")
+        .map(|path| {
+            std::env::split_paths(&path)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or(None);
+    match found {
+        Some(path) => Check::new(Verdict::Ok, name, path.display().to_string()),
+        None => Check::new(
+            Verdict::Note,
+            name,
+            "not found (optional: a WireGuard peer for testing, from wireguard-go / wireguard-tools)",
+        ),
+    }
+}

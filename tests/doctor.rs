@@ -1,0 +1,171 @@
+//! `wg-wrap doctor`: every check, passing here and made to fail in a
+//! namespace or an environment of the test's own.
+
+mod common;
+
+use common::Sandbox;
+
+fn line<'a>(text: &'a str, what: &str) -> &'a str {
+    text.lines()
+        .find(|l| l[6..].starts_with(what))
+        .unwrap_or_else(|| panic!("no {what} line in:\n{text}"))
+}
+
+#[test]
+fn on_this_host_everything_is_fine() {
+    let sb = Sandbox::new();
+    let out = sb.cmd("wg-wrap").arg("doctor").run();
+    let text = out.ok();
+    assert_eq!(
+        line(text, "user namespaces"),
+        "ok    user namespaces: allowed"
+    );
+    assert_eq!(
+        line(text, "/dev/net/tun"),
+        "ok    /dev/net/tun: readable and writable"
+    );
+    assert_eq!(
+        line(text, "runtime directory"),
+        format!("ok    runtime directory: {}/wg-wrap", sb.runtime.display())
+    );
+    assert!(line(text, "wireguard-go").starts_with("ok    wireguard-go: /"));
+    assert_eq!(text.lines().count(), 6, "{text}");
+}
+
+#[test]
+fn user_namespaces_refused() {
+    let sb = Sandbox::new();
+    let out = sb
+        .cmd("wg-wrap")
+        .arg("doctor")
+        .user_pre(&[
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"",
+            "sh",
+        ])
+        .run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert!(
+        line(&out.stdout, "user namespaces").starts_with("FAIL  user namespaces: cannot create one: no space left on device (user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces="),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn tun_missing_or_closed() {
+    let sb = Sandbox::new();
+    let missing = sb
+        .cmd("wg-wrap")
+        .arg("doctor")
+        .in_host_layout("mount -t tmpfs none /dev/net")
+        .run();
+    assert_eq!(missing.code, 125);
+    assert_eq!(
+        line(&missing.stdout, "/dev/net/tun"),
+        "FAIL  /dev/net/tun: missing (load the tun module: `modprobe tun`)"
+    );
+    let closed = sb
+        .cmd("wg-wrap")
+        .arg("doctor")
+        .in_host_layout("mount -t tmpfs none /dev/net\nmknod -m 600 /dev/net/tun c 10 200")
+        .run();
+    assert_eq!(closed.code, 125);
+    assert_eq!(
+        line(&closed.stdout, "/dev/net/tun"),
+        "FAIL  /dev/net/tun: permission denied (make it mode 0666, as distributions ship it: `chmod 0666 /dev/net/tun`)"
+    );
+}
+
+#[test]
+fn runtime_directory_not_ours_or_not_set() {
+    let sb = Sandbox::new();
+    // A directory owned by root: refused.
+    let out = sb
+        .cmd("wg-wrap")
+        .arg("doctor")
+        .env("XDG_RUNTIME_DIR", &sb.root)
+        .run();
+    assert_eq!(out.code, 125);
+    assert!(
+        line(&out.stdout, "runtime directory")
+            .starts_with("FAIL  runtime directory: cannot use runtime directory"),
+        "{out:?}"
+    );
+    // Not set (as under cron): the fallback, said as a note.
+    let fallback = if std::path::Path::new(&format!("/run/user/{}", sb.user.uid)).is_dir() {
+        format!("/run/user/{}/wg-wrap", sb.user.uid)
+    } else {
+        format!("/tmp/wg-wrap-{}", sb.user.uid)
+    };
+    let existed = std::path::Path::new(&fallback).exists();
+    let out = sb
+        .cmd("wg-wrap")
+        .arg("doctor")
+        .env_remove("XDG_RUNTIME_DIR")
+        .run();
+    if !existed {
+        let _ = std::fs::remove_dir(&fallback);
+    }
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        line(&out.stdout, "runtime directory"),
+        format!("note  runtime directory: XDG_RUNTIME_DIR is not set; using {fallback}")
+    );
+}
+
+#[test]
+fn resolv_conf_layouts_are_explained() {
+    let sb = Sandbox::new();
+    let d = sb.root.join("etc");
+    let stub = format!(
+        "mkdir -p {d}/upper {d}/work
+         mount -t tmpfs wg-wrap-test /run
+         mkdir -p /run/systemd/resolve && echo 'nameserver 127.0.0.53' > /run/systemd/resolve/stub-resolv.conf
+         ln -s ../run/systemd/resolve/stub-resolv.conf {d}/upper/resolv.conf
+         mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/upper,workdir={d}/work /etc",
+        d = d.display()
+    );
+    let out = sb.cmd("wg-wrap").arg("doctor").in_host_layout(&stub).run();
+    assert!(
+        line(out.ok(), "/etc/resolv.conf")
+            .starts_with("note  /etc/resolv.conf: points to systemd-resolved's stub"),
+        "{out:?}"
+    );
+    let d = sb.root.join("etc2");
+    let local = format!(
+        "mkdir -p {d}/upper {d}/work
+         echo 'nameserver 127.0.0.1' > {d}/upper/resolv.conf
+         mount -t overlay overlay -o lowerdir=/etc,upperdir={d}/upper,workdir={d}/work /etc",
+        d = d.display()
+    );
+    let out = sb.cmd("wg-wrap").arg("doctor").in_host_layout(&local).run();
+    assert!(
+        line(out.ok(), "/etc/resolv.conf")
+            .starts_with("note  /etc/resolv.conf: lists only a local resolver"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn optional_tools_missing_is_only_a_note() {
+    let sb = Sandbox::new();
+    let path = format!("PATH={}", sb.bin.display());
+    let out = sb
+        .cmd("wg-wrap")
+        .arg("doctor")
+        .user_pre(&["/usr/bin/env", &path])
+        .run();
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(
+        line(&out.stdout, "wireguard-go").starts_with("note  wireguard-go: not found (optional"),
+        "{out:?}"
+    );
+    assert!(
+        line(&out.stdout, "wg").starts_with("note  wg: not found (optional"),
+        "{out:?}"
+    );
+}
