@@ -42,6 +42,14 @@ pub fn tail(args: &[OsString], n: usize) -> Vec<OsString> {
     args[args.len().saturating_sub(n)..].to_vec()
 }
 
+/// The `--help` text of applet `name`, as it prints it.
+pub fn help_text<T: FromArgs>(name: &str) -> String {
+    match T::from_args(&[name], &["--help"]) {
+        Err(exit) => with_version_line(&exit.output),
+        Ok(_) => String::new(),
+    }
+}
+
 /// argh's help lists `--help`; every applet also answers `--version`.
 fn with_version_line(help: &str) -> String {
     let mut out = String::with_capacity(help.len() + 64);

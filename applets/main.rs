@@ -1,6 +1,7 @@
 //! The multi-call binary: dispatch on `basename(argv[0])` to an applet.
 
 mod cli;
+mod man;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -16,6 +17,13 @@ macro_rules! applets {
     ($($name:literal => $module:ident,)*) => {
         $(mod $module;)*
         pub const APPLETS: &[(&str, Main)] = &[$(($name, $module::main),)*];
+        /// Each applet's `--help` text, for man pages.
+        pub fn help(applet: &str) -> Option<String> {
+            match applet {
+                $($name => Some(cli::help_text::<$module::Args>($name)),)*
+                _ => None,
+            }
+        }
     };
 }
 

@@ -41,6 +41,9 @@ pub struct Args {
     /// print the applets' names, one a line
     #[argh(switch)]
     list: bool,
+    /// print the man page of APPLET (roff)
+    #[argh(option, arg_name = "APPLET")]
+    man: Option<String>,
     /// PROFILE and PROG with its arguments, or APPLET and its arguments
     #[argh(positional, greedy)]
     rest: Vec<String>,
@@ -54,6 +57,13 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         for link in install::install_links(&dir, &crate::names())? {
             log::info(format_args!("installed {}", link.display()));
         }
+        return Ok(0);
+    }
+    if let Some(applet) = opts.man {
+        let help = crate::help(&applet).ok_or_else(|| {
+            Error::new(format!("unknown applet \"{applet}\"")).hint(format!("applets: {}", crate::names().join(", ")))
+        })?;
+        print!("{}", crate::man::page(&applet, &help, env!("CARGO_PKG_VERSION")));
         return Ok(0);
     }
     if opts.list {

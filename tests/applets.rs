@@ -141,3 +141,45 @@ fn install_refuses_to_replace_what_is_not_its_own() {
         .run()
         .fails(125, "no such file or directory");
 }
+
+#[test]
+fn man_pages_match_the_help_of_every_applet() {
+    let sb = Sandbox::new();
+    for applet in sb.applets() {
+        let generated = sb.cmd("wg-wrap").args(["--man", &applet]).run();
+        let path = format!("{}/packaging/man/{applet}.1", env!("CARGO_MANIFEST_DIR"));
+        let checked_in = fs::read_to_string(&path).unwrap_or_else(|_| panic!("{path} is missing"));
+        assert_eq!(
+            generated.ok(),
+            checked_in,
+            "{path} drifted from --help: regenerate it with `wg-wrap --man {applet} > {path}`"
+        );
+        let help = sb.cmd(&applet).arg("--help").run();
+        for option in help
+            .ok()
+            .lines()
+            .filter_map(|l| l.trim_start().strip_prefix("--"))
+        {
+            let name = option
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches(',');
+            assert!(
+                checked_in.contains(&format!("\\-\\-{}", name.replace('-', "\\-"))),
+                "{applet}: --{name} missing from the man page"
+            );
+        }
+    }
+    sb.cmd("wg-wrap")
+        .args(["--man", "wg-nope"])
+        .run()
+        .fails(125, "wg-wrap: unknown applet \"wg-nope\"");
+    assert!(
+        fs::metadata(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/packaging/man/wg-wrap-profile.5"
+        ))
+        .is_ok()
+    );
+}

@@ -1,0 +1,141 @@
+//! Man pages made from each applet's `--help` (so they cannot drift from it)
+//! and a few sections written once here. `wg-wrap --man APPLET` prints one;
+//! packaging/man/ holds them, and a test checks they match.
+
+/// Exit status, environment, files and examples of one applet.
+struct Extra {
+    exit: &'static str,
+    environment: &'static str,
+    files: &'static str,
+    examples: &'static str,
+}
+
+const CHAIN_EXIT: &str = "0 is not listed: on success the applet executes into the next link, and the status is PROG's.\n125 wg-wrap itself failed (usage, profile, namespace, tunnel), with one line on standard error.\n126 PROG was found but could not be executed.\n127 PROG was not found.";
+const TOOL_EXIT: &str = "0 success.\n125 failure, with one line on standard error.";
+const FILES: &str = "$XDG_CONFIG_HOME/wg-wrap/profiles/NAME.conf (default ~/.config): the profiles, mode 0600 in a 0700 directory.\n$XDG_RUNTIME_DIR/wg-wrap/: live/ and pins/ (the registry), engine-PID.sock (status sockets).";
+
+fn extra(applet: &str) -> Extra {
+    match applet {
+        "wg-wrap" => Extra {
+            exit: CHAIN_EXIT,
+            environment: "WG_WRAP_VERBOSITY is set for the chain by -q and -v. XDG_CONFIG_HOME, XDG_RUNTIME_DIR and HOME locate the profiles and the runtime directory.",
+            files: FILES,
+            examples: "wg-wrap work -- curl https://example.com/\nwg-wrap work -- firefox --no-remote -P vpn\nwg-wrap --pin dl work -- true\nwg-wrap --join dl -- bash\nwg-wrap status\nwg-wrap doctor",
+        },
+        "wg-unshare" => Extra {
+            exit: CHAIN_EXIT,
+            environment: "Sets WG_WRAP_UDP_FD (the bound UDP socket), WG_WRAP_CONF_FD (a sealed memfd holding the profile) and WG_WRAP_PROFILE for wg-up.",
+            files: FILES,
+            examples: "wg-unshare work wg-up wg-exec curl https://example.com/",
+        },
+        "wg-up" => Extra {
+            exit: CHAIN_EXIT,
+            environment: "Takes and unsets WG_WRAP_UDP_FD and WG_WRAP_CONF_FD; sets WG_WRAP_ENGINE_PID and WG_WRAP_IFACE for wg-pin and wg-exec.",
+            files: "$XDG_RUNTIME_DIR/wg-wrap/live/PID and engine-PID.sock, made by the engine.",
+            examples: "wg-unshare work wg-up --handshake-timeout 2 wg-exec curl https://example.com/",
+        },
+        "wg-exec" => Extra {
+            exit: CHAIN_EXIT,
+            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_IFACE, then removes every WG_WRAP_* variable before PROG runs.",
+            files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME, read by --join.",
+            examples: "wg-exec --join dl -- bash",
+        },
+        "wg-pin" => Extra {
+            exit: CHAIN_EXIT,
+            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_PROFILE (set by wg-up and wg-unshare).",
+            files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME. As real root also /run/netns/NAME.",
+            examples: "wg-unshare work wg-up wg-pin dl wg-exec true\nwg-pin --list\nwg-pin --list --json\nwg-pin --remove dl",
+        },
+        _ => Extra {
+            exit: TOOL_EXIT,
+            environment: "VISUAL or EDITOR (edit). XDG_CONFIG_HOME or HOME locate the profiles.",
+            files: FILES,
+            examples: "wg-profile import ~/Downloads/work.conf\nwg-profile import - home < home.conf\nwg-profile list --long\nwg-profile show work\nwg-profile edit work",
+        },
+    }
+}
+
+/// Text safe to put in roff.
+fn roff(text: &str) -> String {
+    let escaped = text.replace('\\', "\\e").replace('-', "\\-");
+    match escaped.chars().next() {
+        Some('.' | '\'') => format!("\\&{escaped}"),
+        _ => escaped,
+    }
+}
+
+fn lines(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("{}\n.br\n", roff(l)))
+        .collect()
+}
+
+/// The man page of `applet`, in section 1, from its `--help` text.
+pub fn page(applet: &str, help: &str, version: &str) -> String {
+    let mut sections = help.split("\n\n");
+    let usage = sections
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("Usage: ")
+        .to_string();
+    let mut description = Vec::new();
+    let mut lists: Vec<(&str, Vec<(String, String)>)> = Vec::new();
+    for section in sections {
+        let mut section_lines = section.lines();
+        let head = section_lines.next().unwrap_or_default();
+        if let Some(title) = head
+            .strip_suffix(':')
+            .filter(|t| matches!(*t, "Options" | "Commands"))
+        {
+            let mut items: Vec<(String, String)> = Vec::new();
+            for line in section_lines {
+                let body = line.trim_start();
+                if line.len() - body.len() <= 2 {
+                    let (term, text) = body.split_once("  ").unwrap_or((body, ""));
+                    items.push((term.trim().to_string(), text.trim().to_string()));
+                } else if let Some(last) = items.last_mut() {
+                    if !last.1.is_empty() {
+                        last.1.push(' ');
+                    }
+                    last.1.push_str(body);
+                }
+            }
+            lists.push((title, items));
+        } else {
+            description.push(section.trim().replace('\n', " "));
+        }
+    }
+    let first = description.first().cloned().unwrap_or_default();
+    let summary = first
+        .split(". ")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('.')
+        .to_string();
+    let extra = extra(applet);
+    let mut out = format!(
+        ".TH {} 1 \"\" \"wg-wrap {version}\" \"User Commands\"\n.SH NAME\n{} \\- {}\n.SH SYNOPSIS\n{}\n.SH DESCRIPTION\n",
+        applet.to_uppercase(),
+        roff(applet),
+        roff(&summary),
+        roff(&usage)
+    );
+    for paragraph in &description {
+        out.push_str(&format!("{}\n.PP\n", roff(paragraph)));
+    }
+    for (title, items) in lists {
+        out.push_str(&format!(".SH {}\n", title.to_uppercase()));
+        for (term, text) in items {
+            out.push_str(&format!(".TP\n.B {}\n{}\n", roff(&term), roff(&text)));
+        }
+    }
+    out.push_str(&format!(".SH \"EXIT STATUS\"\n{}", lines(extra.exit)));
+    out.push_str(&format!(".SH ENVIRONMENT\n{}\n", roff(extra.environment)));
+    out.push_str(&format!(".SH FILES\n{}", lines(extra.files)));
+    out.push_str(&format!(
+        ".SH EXAMPLES\n.nf\n{}\n.fi\n",
+        roff(extra.examples)
+    ));
+    out.push_str(".SH \"SEE ALSO\"\nwg\\-wrap(1), wg\\-wrap\\-profile(5), wg(8)\n");
+    out
+}
