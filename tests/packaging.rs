@@ -1,0 +1,71 @@
+//! The Arch PKGBUILD and the RPM spec parse, list their variables, and
+//! install the same files as the Debian package.
+
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn pkgbuild_parses_and_sets_its_variables() {
+    let script = format!(
+        "set -e; bash -n {ROOT}/packaging/arch/PKGBUILD; source {ROOT}/packaging/arch/PKGBUILD
+         echo \"$pkgname $pkgver $pkgrel ${{#source[@]}}\"; declare -F package build prepare"
+    );
+    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(&format!("wg-wrap {} 1 1\n", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    for function in ["package", "build", "prepare"] {
+        assert!(
+            text.lines().any(|l| l == function),
+            "{function}() missing: {text}"
+        );
+    }
+}
+
+#[test]
+fn rpm_spec_parses() {
+    let out = Command::new("rpmspec")
+        .args(["-P", &format!("{ROOT}/packaging/rpm/wg-wrap.spec")])
+        .output()
+        .expect("rpmspec (Debian's rpm package, installed by .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(&format!("Version:        {}", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_package_installs_every_applet_page_and_completion() {
+    let pkgbuild = std::fs::read_to_string(format!("{ROOT}/packaging/arch/PKGBUILD")).unwrap();
+    let spec = std::fs::read_to_string(format!("{ROOT}/packaging/rpm/wg-wrap.spec")).unwrap();
+    let cargo = std::fs::read_to_string(format!("{ROOT}/Cargo.toml")).unwrap();
+    for needle in [
+        "wg-unshare",
+        "wg-up",
+        "wg-exec",
+        "wg-pin",
+        "wg-profile",
+        "wg-wrap-profile.5",
+        "_wg-wrap",
+        "wg-wrap.fish",
+        "apparmor",
+    ] {
+        assert!(pkgbuild.contains(needle), "PKGBUILD lacks {needle}");
+        assert!(spec.contains(needle), "spec lacks {needle}");
+        assert!(cargo.contains(needle), "cargo-deb metadata lacks {needle}");
+    }
+}
