@@ -1,7 +1,6 @@
 //! `wg-wrap doctor`: checks what wg-wrap needs of the host, and explains.
 
 use crate::runtime;
-use std::path::Path;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -51,12 +50,6 @@ pub fn run() -> Vec<Check> {
     ]
 }
 
-fn sysctl(name: &str) -> Option<String> {
-    std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/")))
-        .ok()
-        .map(|v| v.trim().to_string())
-}
-
 /// Tries the real thing in a child process (unshare needs a single thread,
 /// and must not change this process).
 fn try_unshare_user() -> Result<(), rustix::io::Errno> {
@@ -92,16 +85,7 @@ fn user_namespaces() -> Check {
         return Check::new(Verdict::Ok, WHAT, "allowed");
     };
     let cause = crate::error::cause(&errno.into());
-    let fix = if sysctl("user.max_user_namespaces").as_deref() == Some("0") {
-        "user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces=15000` (and in /etc/sysctl.d/)".to_string()
-    } else if sysctl("kernel.unprivileged_userns_clone").as_deref() == Some("0") {
-        "kernel.unprivileged_userns_clone is 0: `sysctl -w kernel.unprivileged_userns_clone=1`"
-            .to_string()
-    } else if sysctl("kernel.apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
-        "AppArmor restricts them: give wg-wrap an AppArmor profile that grants `userns`, or `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`".to_string()
-    } else {
-        "the kernel or a security module refuses them for this user".to_string()
-    };
+    let fix = crate::ns::userns_fix();
     Check::new(
         Verdict::Fail,
         WHAT,

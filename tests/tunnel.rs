@@ -393,5 +393,5 @@ fn no_user_namespaces_is_one_line_and_125() {
             "sh",
         ])
         .run();
-    out.fails(125, "wg-unshare: cannot create user namespace: no space left on device (user namespaces are disabled here");
+    out.fails(125, "wg-unshare: cannot create user namespace: no space left on device (user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces=");
 }
