@@ -27,6 +27,8 @@ const FILES: &[&str] = &[
     "/usr/share/man/man1/wg-wrap.1.gz",
     "/usr/share/man/man5/wg-wrap-profile.5.gz",
     "/usr/share/bash-completion/completions/wg-wrap",
+    "/usr/share/bash-completion/completions/wg-up",
+    "/usr/share/fish/vendor_completions.d/wg-up.fish",
     "/usr/share/zsh/vendor-completions/_wg-wrap",
     "/usr/share/fish/vendor_completions.d/wg-wrap.fish",
     "/etc/apparmor.d/wg-wrap",
