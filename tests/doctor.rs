@@ -38,15 +38,7 @@ fn user_namespaces_refused() {
     let out = sb
         .cmd("wg-wrap")
         .arg("doctor")
-        .user_pre(&[
-            "unshare",
-            "--user",
-            "--map-root-user",
-            "sh",
-            "-c",
-            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"",
-            "sh",
-        ])
+        .without_user_namespaces()
         .run();
     assert_eq!(out.code, 125, "{out:?}");
     assert!(

@@ -383,15 +383,7 @@ fn no_user_namespaces_is_one_line_and_125() {
     // A user namespace of the test user's own where no further one may be made.
     let out = net
         .wrap(&["vpn", "--", "true"])
-        .user_pre(&[
-            "unshare",
-            "--user",
-            "--map-root-user",
-            "sh",
-            "-c",
-            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"",
-            "sh",
-        ])
+        .without_user_namespaces()
         .run();
     out.fails(125, "wg-unshare: cannot create user namespace: no space left on device (user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces=");
 }

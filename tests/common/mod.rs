@@ -345,6 +345,21 @@ impl Cmd {
         ])
     }
 
+    /// Runs the command, as the user, inside a user namespace of the user's
+    /// own in which no further user namespace may be made
+    /// (user.max_user_namespaces is per namespace): the machine stays as it is.
+    pub fn without_user_namespaces(self) -> Self {
+        self.user_pre(&[
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "sh",
+            "-c",
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"",
+            "sh",
+        ])
+    }
+
     /// Runs `argv` as the user around the command.
     pub fn user_pre(mut self, argv: &[&str]) -> Self {
         self.user_pre = argv.iter().map(OsString::from).collect();
