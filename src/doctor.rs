@@ -135,11 +135,7 @@ fn resolv_conf() -> Check {
     const WHAT: &str = "/etc/resolv.conf";
     let target = std::fs::canonicalize("/etc/resolv.conf").ok();
     let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let servers: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("nameserver"))
-        .map(str::trim)
-        .collect();
+    let servers = crate::ns::nameservers(&text);
     if target
         .as_deref()
         .is_some_and(|t| t.starts_with("/run/systemd/resolve"))
@@ -157,7 +153,7 @@ fn resolv_conf() -> Check {
             "lists no name server: give every profile a `DNS =` line",
         );
     }
-    if servers.iter().all(|s| s.starts_with("127.") || *s == "::1") {
+    if crate::ns::only_local(&servers) {
         return Check::new(
             Verdict::Note,
             WHAT,

@@ -62,17 +62,7 @@ pub fn choose_mtu(conf: &Conf) -> u16 {
         Some(Endpoint::Addr(addr)) => Some(addr),
         _ => None,
     });
-    let floor = if conf.uses_ipv6()
-        || conf
-            .peers
-            .iter()
-            .flat_map(|p| &p.allowed_ips)
-            .any(|n| n.is_ipv6())
-    {
-        1280
-    } else {
-        576
-    };
+    let floor = if conf.uses_ipv6() { 1280 } else { 576 };
     first
         .and_then(path_mtu)
         .unwrap_or(DEFAULT_MTU)

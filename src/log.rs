@@ -34,10 +34,6 @@ pub fn level() -> u8 {
     LEVEL.load(Ordering::Relaxed)
 }
 
-pub fn set_level(level: u8) {
-    LEVEL.store(level.min(2), Ordering::Relaxed);
-}
-
 /// `wg-up: warning: ...`, shown unless quiet.
 pub fn warn(message: impl std::fmt::Display) {
     if level() >= 1 {

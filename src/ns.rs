@@ -136,12 +136,8 @@ pub fn plan_dns(dns: &Dns) -> DnsPlan {
         "/etc/resolv.conf"
     };
     let text = fs::read_to_string(upstream).unwrap_or_default();
-    let servers: Vec<&str> = text
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("nameserver"))
-        .map(str::trim)
-        .collect();
-    if servers.is_empty() || servers.iter().all(|s| s.starts_with("127.") || *s == "::1") {
+    let servers = nameservers(&text);
+    if servers.is_empty() || only_local(&servers) {
         log::warn(
             "the profile has no DNS and the host knows only a local resolver: names will not resolve inside (add `DNS = ...` to the profile)",
         );
@@ -153,6 +149,19 @@ pub fn plan_dns(dns: &Dns) -> DnsPlan {
     DnsPlan {
         resolv_conf: into_masked.then_some(text),
     }
+}
+
+/// The `nameserver` entries of resolv.conf text.
+pub fn nameservers(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .map(str::trim)
+        .collect()
+}
+
+/// True when every server is a local stub (127.x, ::1), out of reach inside.
+pub fn only_local(servers: &[&str]) -> bool {
+    servers.iter().all(|s| s.starts_with("127.") || *s == "::1")
 }
 
 fn resolve_dir(dir: &str) -> PathBuf {

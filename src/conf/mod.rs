@@ -163,8 +163,17 @@ impl Conf {
 
     /// True when any address or AllowedIPs entry is IPv6.
     pub fn uses_ipv6(&self) -> bool {
-        self.interface.addresses.iter().any(IpNet::is_ipv6)
+        any_ipv6(&self.interface, &self.peers)
     }
+}
+
+/// True when any address or AllowedIPs entry is IPv6 (then the MTU must be 1280 or more).
+fn any_ipv6(interface: &Interface, peers: &[Peer]) -> bool {
+    interface.addresses.iter().any(IpNet::is_ipv6)
+        || peers
+            .iter()
+            .flat_map(|p| &p.allowed_ips)
+            .any(IpNet::is_ipv6)
 }
 
 fn join(nets: &[IpNet]) -> String {
@@ -549,11 +558,7 @@ impl<'a> Parser<'a> {
 
     /// Checks that span sections: MTU against IPv6, duplicate peers.
     fn check_whole(&self, interface: &Interface, peers: &[Peer]) -> Result<()> {
-        let v6 = interface.addresses.iter().any(IpNet::is_ipv6)
-            || peers
-                .iter()
-                .flat_map(|p| &p.allowed_ips)
-                .any(IpNet::is_ipv6);
+        let v6 = any_ipv6(interface, peers);
         if let Some(mtu) = interface.mtu
             && v6
             && mtu < 1280
