@@ -12,6 +12,7 @@
 #       cargo install boringtun-cli --locked)
 #   c   wg-wrap (as the unprivileged user) -> wireguard-go server
 #   d   wg-wrap <-> wg-wrap (the server side a wg-wrap namespace running iperf3 -s)
+# CASES="bp d" runs only those cases (and start-up only if d is among them).
 # Per case: iperf3 TCP 1 and 4 streams both ways, the highest UDP rate at
 # 1300-byte datagrams with under 1% loss, ping RTT (median of 50), engine CPU
 # seconds per GB moved; the median of RUNS runs. Every run is bounded in time;
@@ -23,7 +24,9 @@ WG_WRAP=${WG_WRAP:-$PWD/target/release/wg-wrap}
 BENCH_USER=${WG_WRAP_TEST_USER:-wgwrap-test}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
+CASES=" ${CASES:-a b bp c d} "
 if [ "${1:-}" = "--quick" ]; then RUNS=1; SECONDS_PER_RUN=3; fi
+want() { [[ $CASES == *" $1 "* ]]; }
 
 [ "$(id -u)" = 0 ] || { echo "benches/tunnel.sh: run as root" >&2; exit 1; }
 [ -x "$WG_WRAP" ] || { echo "benches/tunnel.sh: build first: cargo build --release" >&2; exit 1; }
@@ -181,19 +184,25 @@ stop_all_peers() {
 echo "wg-wrap benchmark: $(nproc) cores, $(uname -r), runs=$RUNS x ${SECONDS_PER_RUN}s"
 
 # (a) raw veth
-server_iperf "$B" 198.18.200.2
-CLIENT=(in_a); measure a 198.18.200.2
-stop_all_peers
+if want a; then
+    server_iperf "$B" 198.18.200.2
+    CLIENT=(in_a); measure a 198.18.200.2
+    stop_all_peers
+fi
 
 # (b) wireguard-go <-> wireguard-go
-userspace_wg wireguard-go "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
-userspace_wg wireguard-go "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
-server_iperf "$B" 198.19.200.2
-CLIENT=(in_a); measure b 198.19.200.2
-stop_all_peers
+if want b; then
+    userspace_wg wireguard-go "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+    userspace_wg wireguard-go "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
+    server_iperf "$B" 198.19.200.2
+    CLIENT=(in_a); measure b 198.19.200.2
+    stop_all_peers
+fi
 
 # (b') boringtun-cli --threads 1 on both ends
-if command -v boringtun-cli >/dev/null; then
+if ! want bp; then
+    :
+elif command -v boringtun-cli >/dev/null; then
     userspace_wg boringtun "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
     userspace_wg boringtun "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
     server_iperf "$B" 198.19.200.2
@@ -213,12 +222,15 @@ client_pin() {
 client_unpin() { in_a "${AS_USER[@]}" "$work/wg-wrap" pin --remove "bench$tag" || true; }
 
 # (c) wg-wrap as the user in A -> wireguard-go in B
-userspace_wg wireguard-go "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
-server_iperf "$B" 198.19.200.2
-client_pin; measure c 198.19.200.2; client_unpin
-stop_all_peers
+if want c; then
+    userspace_wg wireguard-go "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+    server_iperf "$B" 198.19.200.2
+    client_pin; measure c 198.19.200.2; client_unpin
+    stop_all_peers
+fi
 
 # (d) wg-wrap <-> wg-wrap: iperf3 -s inside a wg-wrap namespace in B
+want d || exit 0
 profile B "$KB" "$PA" "" 51820
 in_b "${AS_USER[@]}" "$work/wg-wrap" -q --handshake-timeout 0 "$work/B.conf" -- timeout 900 iperf3 -s -p 5201 >/dev/null 2>&1 &
 pids+=($!); sleep 0.5
@@ -238,14 +250,14 @@ profile A "$KA" "$PB" 198.18.200.2:51820 ""
 ours=$(in_a "${AS_USER[@]}" python3 "$work/startup.py" "$work/wg-wrap" -q --handshake-timeout 0 "$work/A.conf" -- true)
 echo "start-up: wg-wrap $ours ms, unshare -Urn true $floor ms, difference $(python3 -c "print('%.2f' % ($ours - $floor))") ms"
 
-ratio() { python3 -c "a,b=float('$1'),float('$2'); print('%.2f' % (a/b) if b else 'n/a')"; }
+ratio() { python3 -c "a,b=float('${1:-0}' or 0),float('${2:-0}' or 0); print('%.2f' % (a/b) if b else 'n/a')"; }
 echo "ratios (TCP single stream A->B unless said):"
-echo "  (c)/(b)   $(ratio "${RESULT[c,tcp1]}" "${RESULT[b,tcp1]}")   target >= 1.5"
-echo "  (d)/(b)   $(ratio "${RESULT[d,tcp1]}" "${RESULT[b,tcp1]}")   target >= 3"
+echo "  (c)/(b)   $(ratio "${RESULT[c,tcp1]:-}" "${RESULT[b,tcp1]:-}")   target >= 1.5"
+echo "  (d)/(b)   $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[b,tcp1]:-}")   target >= 3"
 if [ -n "${RESULT[bp,tcp1]:-}" ]; then
-    echo "  (d)/(b')  $(ratio "${RESULT[d,tcp1]}" "${RESULT[bp,tcp1]}")   target >= 2"
-    echo "  udp (d)/(b')  $(ratio "${RESULT[d,udp]}" "${RESULT[bp,udp]}")   target >= 1.5"
-    echo "  rtt (d)/(b')  $(ratio "${RESULT[d,rtt]}" "${RESULT[bp,rtt]}")   target <= 1"
+    echo "  (d)/(b')  $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[bp,tcp1]:-}")   target >= 2"
+    echo "  udp (d)/(b')  $(ratio "${RESULT[d,udp]:-}" "${RESULT[bp,udp]:-}")   target >= 1.5"
+    echo "  rtt (d)/(b')  $(ratio "${RESULT[d,rtt]:-}" "${RESULT[bp,rtt]:-}")   target <= 1"
 fi
-echo "  4 streams / 1 stream (d)  $(ratio "${RESULT[d,tcp4]}" "${RESULT[d,tcp1]}")   target >= 1"
-echo "  (d)/(a)   $(ratio "${RESULT[d,tcp1]}" "${RESULT[a,tcp1]}")   (distance to the wire)"
+echo "  4 streams / 1 stream (d)  $(ratio "${RESULT[d,tcp4]:-}" "${RESULT[d,tcp1]:-}")   target >= 1"
+echo "  (d)/(a)   $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[a,tcp1]:-}")   (distance to the wire)"
