@@ -10,10 +10,11 @@
 //! `ready` (or `error MESSAGE`), then `handshake I` as peer I completes its
 //! first handshake; the pipe closes when every peer has.
 
-mod gso;
 mod lifetime;
 pub mod peers;
 mod run;
+mod uapi;
+mod udp;
 
 use crate::caps;
 use crate::conf::Conf;
@@ -194,24 +195,38 @@ fn serve(
     let socket_path = registry::socket_path(runtime, pid);
     let _ = std::fs::remove_file(&socket_path);
     let peers = peers::Peers::new(conf);
-    let result = smol::block_on(async {
-        let tun = tun_rs::AsyncDevice::new(tun).map_err(|e| Error::sys("use the TUN device", e))?;
-        gso::enable_gro(rustix::fd::AsFd::as_fd(&udp));
-        let udp = smol::Async::new(std::net::UdpSocket::from(udp))
-            .map_err(|e| Error::sys("use the UDP socket", e))?;
-        let status = smol::net::unix::UnixListener::bind(&socket_path).map_err(|e| {
-            Error::sys(
-                format_args!("create the status socket {}", socket_path.display()),
-                e,
-            )
-        })?;
-        let engine = run::Engine::new(peers, tun, udp, report, lifetime);
-        engine
-            .run(status)
-            .await
-            .map_err(|e| Error::sys("forward packets", e))
-    });
+    let result = run(peers, tun, udp, report, lifetime, &socket_path);
     let _ = std::fs::remove_file(&socket_path);
     live.remove(&pid.to_string());
     result
+}
+
+/// Readies the descriptors for the event loop and runs it.
+fn run(
+    peers: peers::Peers,
+    tun: tun_rs::SyncDevice,
+    udp: OwnedFd,
+    report: File,
+    lifetime: lifetime::Lifetime,
+    socket_path: &Path,
+) -> Result<()> {
+    tun.set_nonblocking(true)
+        .map_err(|e| Error::sys("use the TUN device", e))?;
+    udp::tune(udp.as_fd());
+    let status = std::os::unix::net::UnixListener::bind(socket_path).map_err(|e| {
+        Error::sys(
+            format_args!("create the status socket {}", socket_path.display()),
+            e,
+        )
+    })?;
+    let mut engine = run::Engine::new(
+        peers,
+        tun,
+        std::net::UdpSocket::from(udp),
+        report,
+        lifetime,
+        status,
+    )
+    .map_err(|e| Error::sys("start the engine", e))?;
+    engine.run().map_err(|e| Error::sys("forward packets", e))
 }

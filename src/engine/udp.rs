@@ -1,7 +1,7 @@
-//! UDP generic segmentation offload: many equal-sized datagrams to one
-//! address in one `sendmsg` (the kernel cuts the buffer every `segment`
-//! bytes; the last piece may be shorter). rustix has no `UDP_SEGMENT`
-//! control message, so this one call goes through libc.
+//! The UDP calls rustix lacks, through libc: generic segmentation offload
+//! (many equal-sized datagrams to one address in one `sendmsg`; the kernel
+//! cuts the buffer every `segment` bytes, the last piece may be shorter),
+//! GRO, and batched receives (`recvmmsg`).
 
 use std::io;
 use std::net::SocketAddr;
@@ -91,12 +91,16 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     }
 }
 
-/// Asks the kernel to coalesce received datagrams of one flow (UDP_GRO);
-/// [`recv_segments`] then tells the segment size. Best effort.
-pub fn enable_gro(fd: BorrowedFd<'_>) -> bool {
+/// Readies the socket for the engine, best effort: the kernel coalesces
+/// received datagrams of one flow (UDP_GRO, see [`recv_batch`]); buffers as
+/// large as the host allows (`net.core.rmem_max`, `wmem_max`) absorb bursts
+/// while the engine is off the CPU; sends block (never receives: those pass
+/// MSG_DONTWAIT), but for at most a second.
+pub fn tune(fd: BorrowedFd<'_>) {
+    use rustix::net::sockopt;
     let on: libc::c_int = 1;
     // SAFETY: fd is an open socket; the option value is a c_int that lives for the call.
-    let rc = unsafe {
+    unsafe {
         libc::setsockopt(
             fd.as_raw_fd(),
             libc::SOL_UDP,
@@ -105,51 +109,101 @@ pub fn enable_gro(fd: BorrowedFd<'_>) -> bool {
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    rc == 0
+    // The kernel caps these at the host's maximum.
+    let _ = sockopt::set_socket_recv_buffer_size(fd, SOCKET_BUFFER);
+    let _ = sockopt::set_socket_send_buffer_size(fd, SOCKET_BUFFER);
+    let _ = sockopt::set_socket_timeout(fd, sockopt::Timeout::Send, Some(SEND_TIMEOUT));
+    let _ = rustix::io::ioctl_fionbio(fd, false);
 }
 
-/// Receives one (possibly coalesced) datagram: its length, its sender, and
-/// the size of the datagrams it is made of (its length when not coalesced).
-pub fn recv_segments(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<(usize, SocketAddr, usize)> {
-    // SAFETY: an all-zero sockaddr_storage is a valid (AF_UNSPEC) value.
-    let mut addr: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
+const SOCKET_BUFFER: usize = 4 << 20;
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Most datagrams one [`recv_batch`] takes.
+pub const MAX_BATCH: usize = 32;
+
+/// One received datagram, possibly coalesced by GRO from several.
+#[derive(Clone, Copy)]
+pub struct Received {
+    pub len: usize,
+    pub from: SocketAddr,
+    /// The size of the datagrams it is made of (its length when not coalesced).
+    pub segment: usize,
+}
+
+/// Receives up to `slots.len()` (at most [`MAX_BATCH`]) datagrams without
+/// waiting, one per slot, in one `recvmmsg`; fills `got` with them.
+/// WouldBlock when none is waiting.
+pub fn recv_batch(
+    fd: BorrowedFd<'_>,
+    slots: &mut [Vec<u8>],
+    got: &mut Vec<Received>,
+) -> io::Result<()> {
+    got.clear();
+    let count = slots.len().min(MAX_BATCH);
+    // SAFETY: all-zero sockaddr_storage, iovec, mmsghdr are valid values.
+    let mut addrs: [libc::sockaddr_storage; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut msgs: [libc::mmsghdr; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
+    let mut controls = [[0u64; 8]; MAX_BATCH];
+    for i in 0..count {
+        iovs[i] = libc::iovec {
+            iov_base: slots[i].as_mut_ptr() as *mut libc::c_void,
+            iov_len: slots[i].len(),
+        };
+        let hdr = &mut msgs[i].msg_hdr;
+        hdr.msg_name = &mut addrs[i] as *mut libc::sockaddr_storage as *mut libc::c_void;
+        hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        hdr.msg_iov = &mut iovs[i];
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = controls[i].as_mut_ptr() as *mut libc::c_void;
+        hdr.msg_controllen = std::mem::size_of_val(&controls[i]);
+    }
+    // SAFETY: fd is an open socket; the first `count` headers point at
+    // buffers, addresses and control space that outlive the call.
+    let n = unsafe {
+        libc::recvmmsg(
+            fd.as_raw_fd(),
+            msgs.as_mut_ptr(),
+            count as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
     };
-    let mut control = [0u64; 8];
-    // SAFETY: a zeroed msghdr is valid; every pointer set below outlives the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_name = &mut addr as *mut libc::sockaddr_storage as *mut libc::c_void;
-    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-    msg.msg_controllen = std::mem::size_of_val(&control);
-    // SAFETY: fd is an open socket; msg points at buffers valid for the call.
-    let n = unsafe { libc::recvmsg(fd.as_raw_fd(), &mut msg, 0) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let n = n as usize;
-    let mut segment = n;
+    for i in 0..n as usize {
+        let len = msgs[i].msg_len as usize;
+        let Some(from) = socket_addr(&addrs[i]) else {
+            continue; // not an address family a peer can have
+        };
+        let segment = gro_segment(&msgs[i].msg_hdr).unwrap_or(len);
+        got.push(Received { len, from, segment });
+    }
+    Ok(())
+}
+
+/// The segment size a UDP_GRO control message gives, if any.
+fn gro_segment(msg: &libc::msghdr) -> Option<usize> {
+    let mut segment = None;
     // SAFETY: the kernel filled msg_control with msg_controllen bytes of
     // well-formed cmsgs; CMSG_FIRSTHDR/NXTHDR stay within them.
     unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
         while !cmsg.is_null() {
             if (*cmsg).cmsg_level == libc::SOL_UDP && (*cmsg).cmsg_type == libc::UDP_GRO {
                 let size = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int);
                 if size > 0 {
-                    segment = size as usize;
+                    segment = Some(size as usize);
                 }
             }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }
     }
-    let from = socket_addr(&addr)
-        .ok_or_else(|| io::Error::other("datagram from an unknown address family"))?;
-    Ok((n, from, segment))
+    segment
 }
 
 fn socket_addr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
