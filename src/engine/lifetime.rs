@@ -70,7 +70,8 @@ impl Lifetime {
     /// True when the engine should end now; `last_tun` is the time of the
     /// last packet read from the TUN.
     pub fn should_end(&mut self, last_tun: Instant) -> bool {
-        if !self.prog_gone() || self.others_inside() || self.pinned() {
+        // The pin check reads one directory; the other scans all of /proc.
+        if !self.prog_gone() || self.pinned() || self.others_inside() {
             self.linger_start = None;
             return false;
         }

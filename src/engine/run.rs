@@ -78,10 +78,11 @@ struct Outbound {
 
 /// Buffers of the UDP → TUN direction.
 struct Inbound {
-    datagrams: Vec<Vec<u8>>,
+    /// Room for a batch of datagrams, [`BUF`] bytes each.
+    datagrams: Vec<u8>,
     received: Vec<Received>,
     /// Decrypted packets, each behind room for a virtio-net header; a slot
-    /// grows to a 64 KiB super-packet when GRO coalesces into it.
+    /// grows to a 64 KiB super-packet the first time GRO coalesces into it.
     slots: Vec<Vec<u8>>,
     gro: tun_rs::GROTable,
     /// Handshake replies and what boringtun queued behind them.
@@ -133,7 +134,7 @@ impl Engine {
             vnet,
             outbound: Outbound {
                 original: vec![0u8; VIRTIO_NET_HDR_LEN + 65535],
-                packets: vec![vec![0u8; room]; IDEAL_BATCH_SIZE],
+                packets: zeroed(IDEAL_BATCH_SIZE, room),
                 sizes: vec![0usize; IDEAL_BATCH_SIZE],
                 // DRAIN single packets, then at most one read of IDEAL_BATCH_SIZE.
                 batch: vec![0u8; room * (DRAIN + IDEAL_BATCH_SIZE)],
@@ -141,10 +142,11 @@ impl Engine {
                 room,
             },
             inbound: Inbound {
-                datagrams: vec![vec![0u8; BUF]; udp::MAX_BATCH],
+                datagrams: vec![0u8; udp::MAX_BATCH * BUF],
                 received: Vec::with_capacity(udp::MAX_BATCH),
+                // Each grows (once) when GRO coalesces into it.
                 slots: (0..IDEAL_BATCH_SIZE)
-                    .map(|_| Vec::with_capacity(BUF + head))
+                    .map(|_| Vec::with_capacity(head + room))
                     .collect(),
                 gro: tun_rs::GROTable::default(),
                 scratch: vec![0u8; BUF],
@@ -316,15 +318,21 @@ impl Engine {
             ..
         } = self;
         let head = if *vnet { VIRTIO_NET_HDR_LEN } else { 0 };
-        match udp::recv_batch(net.socket.as_fd(), &mut inb.datagrams, &mut inb.received) {
+        match udp::recv_batch(
+            net.socket.as_fd(),
+            &mut inb.datagrams,
+            BUF,
+            &mut inb.received,
+        ) {
             Ok(()) => {}
             // Nothing waiting, ICMP errors queued on the socket, a signal.
             Err(e) if transient(&e) => return Ok(()),
             Err(e) => return Err(e),
         }
         let mut filled = 0;
-        for (datagram, got) in inb.datagrams.iter().zip(&inb.received) {
-            for chunk in datagram[..got.len].chunks(got.segment.max(1)) {
+        for got in &inb.received {
+            let datagram = &inb.datagrams[got.slot * BUF..][..got.len];
+            for chunk in datagram.chunks(got.segment.max(1)) {
                 if filled == inb.slots.len() {
                     write_tun(tun, *vnet, &mut inb.gro, &mut inb.slots[..filled], head);
                     filled = 0;
@@ -529,6 +537,13 @@ fn decapsulate(peers: &mut Peers, datagram: &[u8], from: SocketAddr, out: &mut [
         return Step::Nothing; // inner source outside this peer's AllowedIPs
     }
     step
+}
+
+/// `count` zeroed buffers of `len` bytes, each its own allocation: the
+/// kernel maps zero pages on first touch, where `vec![vec![0; len]; count]`
+/// would copy (and so fault in) every byte at start-up.
+fn zeroed(count: usize, len: usize) -> Vec<Vec<u8>> {
+    (0..count).map(|_| vec![0u8; len]).collect()
 }
 
 /// TUN read errors that mean the device is gone.

@@ -125,22 +125,25 @@ pub const MAX_BATCH: usize = 32;
 /// One received datagram, possibly coalesced by GRO from several.
 #[derive(Clone, Copy)]
 pub struct Received {
+    /// Which slot of the buffer it is in.
+    pub slot: usize,
     pub len: usize,
     pub from: SocketAddr,
     /// The size of the datagrams it is made of (its length when not coalesced).
     pub segment: usize,
 }
 
-/// Receives up to `slots.len()` (at most [`MAX_BATCH`]) datagrams without
-/// waiting, one per slot, in one `recvmmsg`; fills `got` with them.
-/// WouldBlock when none is waiting.
+/// Receives up to [`MAX_BATCH`] datagrams without waiting, in one
+/// `recvmmsg`: datagram `i` into `buf[i * slot..]`, at most `slot` bytes.
+/// Fills `got` with them; WouldBlock when none is waiting.
 pub fn recv_batch(
     fd: BorrowedFd<'_>,
-    slots: &mut [Vec<u8>],
+    buf: &mut [u8],
+    slot: usize,
     got: &mut Vec<Received>,
 ) -> io::Result<()> {
     got.clear();
-    let count = slots.len().min(MAX_BATCH);
+    let count = (buf.len() / slot.max(1)).min(MAX_BATCH);
     // SAFETY: all-zero sockaddr_storage, iovec, mmsghdr are valid values.
     let mut addrs: [libc::sockaddr_storage; MAX_BATCH] = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
@@ -148,10 +151,10 @@ pub fn recv_batch(
     // SAFETY: as above.
     let mut iovs: [libc::iovec; MAX_BATCH] = unsafe { std::mem::zeroed() };
     let mut controls = [[0u64; 8]; MAX_BATCH];
-    for i in 0..count {
+    for (i, chunk) in buf.chunks_exact_mut(slot).take(count).enumerate() {
         iovs[i] = libc::iovec {
-            iov_base: slots[i].as_mut_ptr() as *mut libc::c_void,
-            iov_len: slots[i].len(),
+            iov_base: chunk.as_mut_ptr() as *mut libc::c_void,
+            iov_len: chunk.len(),
         };
         let hdr = &mut msgs[i].msg_hdr;
         hdr.msg_name = &mut addrs[i] as *mut libc::sockaddr_storage as *mut libc::c_void;
@@ -181,7 +184,12 @@ pub fn recv_batch(
             continue; // not an address family a peer can have
         };
         let segment = gro_segment(&msgs[i].msg_hdr).unwrap_or(len);
-        got.push(Received { len, from, segment });
+        got.push(Received {
+            slot: i,
+            len,
+            from,
+            segment,
+        });
     }
     Ok(())
 }
