@@ -11,6 +11,7 @@ use super::udp::{self, Received};
 use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::{Packet, Tunn, TunnResult};
 use rustix::event::epoll;
+use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, timerfd_create};
 use std::fs::File;
 use std::io::{self, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -37,7 +38,8 @@ const TUN: u64 = 0;
 const UDP: u64 = 1;
 const PROG: u64 = 2;
 const STATUS: u64 = 3;
-const FIRST_CLIENT: u64 = 4;
+const TICK: u64 = 4;
+const FIRST_CLIENT: u64 = 5;
 
 pub struct Engine {
     peers: Peers,
@@ -81,8 +83,8 @@ struct Inbound {
     /// Room for a batch of datagrams, [`BUF`] bytes each.
     datagrams: Vec<u8>,
     received: Vec<Received>,
-    /// Decrypted packets, each behind room for a virtio-net header; a slot
-    /// grows to a 64 KiB super-packet the first time GRO coalesces into it.
+    /// Decrypted packets, each behind room for a virtio-net header; GRO
+    /// coalesces up to a 64 KiB super-packet into a slot.
     slots: Vec<Vec<u8>>,
     gro: tun_rs::GROTable,
     /// Handshake replies and what boringtun queued behind them.
@@ -144,9 +146,9 @@ impl Engine {
             inbound: Inbound {
                 datagrams: vec![0u8; udp::MAX_BATCH * BUF],
                 received: Vec::with_capacity(udp::MAX_BATCH),
-                // Each grows (once) when GRO coalesces into it.
+                // tun-rs coalesces only within a slot's capacity.
                 slots: (0..IDEAL_BATCH_SIZE)
-                    .map(|_| Vec::with_capacity(head + room))
+                    .map(|_| Vec::with_capacity(head + BUF))
                     .collect(),
                 gro: tun_rs::GROTable::default(),
                 scratch: vec![0u8; BUF],
@@ -158,6 +160,9 @@ impl Engine {
     /// Runs until the namespace is done with the engine.
     pub fn run(&mut self) -> io::Result<()> {
         let poll = epoll::create(epoll::CreateFlags::CLOEXEC)?;
+        // A periodic timer, set only when its period changes: a timeout on
+        // each wait would arm and cancel a kernel timer per wake-up.
+        let clock = timerfd_create(TimerfdClockId::Monotonic, TimerfdFlags::CLOEXEC)?;
         let watch = |fd: std::os::fd::BorrowedFd<'_>, token: u64| {
             epoll::add(
                 &poll,
@@ -170,36 +175,35 @@ impl Engine {
         watch(self.net.socket.as_fd(), UDP)?;
         watch(self.lifetime.pidfd.as_fd(), PROG)?;
         watch(self.status.listener().as_fd(), STATUS)?;
+        watch(clock.as_fd(), TICK)?;
+        let mut tick = TIMER_TICK;
+        set_period(&clock, tick)?;
         self.say("ready");
         self.timers(Timers::Start);
         let started = Instant::now();
         let mut last_timers = Instant::now();
-        let mut next_check = Instant::now() + TIMER_TICK;
         let mut events: Vec<epoll::Event> = Vec::with_capacity(16);
         loop {
-            let wait = next_check.saturating_duration_since(Instant::now());
-            let timeout = rustix::event::Timespec {
-                tv_sec: wait.as_secs() as i64,
-                tv_nsec: i64::from(wait.subsec_nanos()),
-            };
             events.clear();
-            match epoll::wait(
-                &poll,
-                rustix::buffer::spare_capacity(&mut events),
-                Some(&timeout),
-            ) {
+            match epoll::wait(&poll, rustix::buffer::spare_capacity(&mut events), None) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }
+            let mut check = false;
             for event in &events {
                 match event.data.u64() {
                     TUN => self.outbound()?,
                     UDP => self.inbound()?,
+                    TICK => {
+                        let mut expirations = [0u8; 8];
+                        let _ = rustix::io::read(&clock, &mut expirations);
+                        check = true;
+                    }
                     PROG => {
                         // PROG has exited: a pidfd stays readable, so stop
                         // watching it and decide at once.
                         let _ = epoll::delete(&poll, &self.lifetime.pidfd);
-                        next_check = Instant::now();
+                        check = true;
                     }
                     STATUS => self.status.accept(&poll),
                     token if self.status.owns(token) => {
@@ -211,7 +215,7 @@ impl Engine {
                     _ => {}
                 }
             }
-            if Instant::now() < next_check {
+            if !check {
                 continue;
             }
             if self.lifetime.should_end(self.last_tun) {
@@ -226,12 +230,15 @@ impl Engine {
                     Timers::Normal
                 });
             }
-            let tick = if self.lifetime.lingering() {
+            let want = if self.lifetime.lingering() {
                 LINGER_TICK
             } else {
                 TIMER_TICK
             };
-            next_check = Instant::now() + tick;
+            if want != tick {
+                tick = want;
+                set_period(&clock, tick)?;
+            }
         }
     }
 
@@ -537,6 +544,20 @@ fn decapsulate(peers: &mut Peers, datagram: &[u8], from: SocketAddr, out: &mut [
         return Step::Nothing; // inner source outside this peer's AllowedIPs
     }
     step
+}
+
+/// Makes `clock` expire every `period`, starting one period from now.
+fn set_period(clock: &impl AsFd, period: Duration) -> io::Result<()> {
+    let every = rustix::time::Timespec {
+        tv_sec: period.as_secs() as i64,
+        tv_nsec: i64::from(period.subsec_nanos()),
+    };
+    let spec = Itimerspec {
+        it_interval: every,
+        it_value: every,
+    };
+    rustix::time::timerfd_settime(clock, TimerfdTimerFlags::empty(), &spec)?;
+    Ok(())
 }
 
 /// `count` zeroed buffers of `len` bytes, each its own allocation: the
