@@ -76,6 +76,8 @@ struct Outbound {
     segments: Vec<Segment>,
     /// Room for one encryption: the packet, 16 bytes of header, the tag, padding to 16.
     room: usize,
+    /// The last wake-up found more than one packet waiting.
+    busy: bool,
 }
 
 /// Buffers of the UDP → TUN direction.
@@ -142,6 +144,7 @@ impl Engine {
                 batch: vec![0u8; room * (DRAIN + IDEAL_BATCH_SIZE)],
                 segments: Vec::with_capacity(IDEAL_BATCH_SIZE),
                 room,
+                busy: false,
             },
             inbound: Inbound {
                 datagrams: vec![0u8; udp::MAX_BATCH * BUF],
@@ -296,14 +299,15 @@ impl Engine {
             if n != 1 || read >= DRAIN {
                 break;
             }
-            if read == 1 {
-                // A lone packet (a ping, a request) leaves before the next
-                // read can tell whether more are waiting.
+            if read == 1 && !out.busy {
+                // After a quiet spell a lone packet (a ping, a request)
+                // leaves before the next read can tell whether more wait.
                 self.net.send_segments(&out.batch, &out.segments);
                 out.segments.clear();
                 offset = 0;
             }
         }
+        out.busy = read > 1;
         if read > 0 {
             self.last_tun = Instant::now();
         }
