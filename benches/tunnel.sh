@@ -16,8 +16,9 @@
 # Per case: iperf3 TCP 1 and 4 streams both ways, the highest UDP rate at
 # 1300-byte datagrams with under 1% loss (with iperf3's default socket
 # buffers, where the receiving iperf3's 208 KiB overflow in a burst, and with
-# 4 MiB buffers, where the tunnel sets the limit), ping RTT (median of 50 pings), engine CPU
-# seconds per GB moved; the median of RUNS runs. Every run is bounded in time;
+# 4 MiB buffers, where the tunnel sets the limit), ping RTT (median of 50
+# pings), engine CPU seconds per GB moved; the median of RUNS runs. The RTT
+# of (b') and (d) is also measured alternately, both tunnels up at once. Every run is bounded in time;
 # everything made is removed on exit.
 set -euo pipefail
 
@@ -120,17 +121,34 @@ iperf() { # SERVER MODE
         | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.3f" % (d["end"]["sum_received"]["bits_per_second"]/1e9))' \
         || echo 0
 }
-# The highest UDP rate (Gbit/s) at 1300-byte datagrams with under 1% loss,
-# found by bisection to within 16 Mbit/s. Extra arguments go to the iperf3
+# The highest UDP rate (Gbit/s) at 1300-byte datagrams with under 1% loss:
+# a bisection of the offered rate to within 16 Mbit/s, reporting what the
+# receiver got at the best passing rate (a sender may fall short of what it
+# is asked). A rate that fails is tried once more, so that one scheduling
+# hiccup does not end the search low. Extra arguments go to the iperf3
 # client: `-w 4M` gives both iperf3 sockets 4 MiB buffers.
-udp_rate() { # SERVER [IPERF3 ARGS...]
-    local server=$1 lo=0 hi=8000 best=0 mid loss   # Mbit/s
+udp_trial() { # SERVER RATE [IPERF3 ARGS...] -> "LOST_PERCENT RECEIVED_MBIT"
+    local server=$1 rate=$2
+    shift 2
+    "${CLIENT[@]}" timeout 20 iperf3 -c "$server" -p 5201 -u -l 1300 -b "${rate}M" -t 2 -J "$@" 2>/dev/null \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin)["end"]["sum"]; print(d["lost_percent"], int(d["bits_per_second"] / 1e6))' \
+        || echo "100 0"
+}
+udp_rate() { # SERVER [IPERF3 ARGS...] -> Gbit/s received at the best passing rate
+    local server=$1 lo=0 hi=8000 best=0 mid loss got try   # Mbit/s
     shift
     for _ in 1 2 3 4 5 6 7 8 9; do
         mid=$(( (lo + hi) / 2 ))
-        loss=$("${CLIENT[@]}" timeout 20 iperf3 -c "$server" -p 5201 -u -l 1300 -b "${mid}M" -t 2 -J "$@" 2>/dev/null \
-            | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["end"]["sum"]["lost_percent"])' || echo 100)
-        if python3 -c "import sys; sys.exit(0 if float('$loss') < 1 else 1)"; then best=$mid; lo=$mid; else hi=$mid; fi
+        for try in 1 2; do
+            read -r loss got <<< "$(udp_trial "$server" "$mid" "$@")"
+            if python3 -c "import sys; sys.exit(0 if float('$loss') < 1 else 1)"; then break; fi
+            got=
+        done
+        if [ -n "$got" ]; then
+            lo=$mid; [ "$got" -gt "$best" ] && best=$got
+        else
+            hi=$mid
+        fi
     done
     python3 -c "print('%.3f' % ($best / 1000))"
 }
@@ -139,7 +157,10 @@ rtt() { # ADDR -> median ms of 50 pings
     "${CLIENT[@]}" timeout 30 ping -c 50 -i 0.01 -W 1 "$1" 2>/dev/null \
         | python3 -c 'import re,sys,statistics; v=[float(m) for m in re.findall(r"time=([0-9.]+)", sys.stdin.read())]; print("%.3f" % statistics.median(v) if v else "nan")'
 }
-median() { python3 -c 'import sys,statistics; print("%.3f" % statistics.median(float(x) for x in sys.argv[1:]))' "$@"; }
+rtt_samples() { # ADDR -> the times of 50 pings, one per line
+    "${CLIENT[@]}" timeout 30 ping -c 50 -i 0.01 -W 1 "$1" 2>/dev/null | grep -o 'time=[0-9.]*' | cut -d= -f2 || true
+}
+median() { python3 -c 'import sys,statistics; v=[float(x) for x in sys.argv[1:]]; print("%.3f" % statistics.median(v) if v else "nan")' "$@"; }
 cpu_ticks() { # PIDS... -> utime+stime
     local total=0 pid
     for pid in "$@"; do
@@ -241,7 +262,26 @@ want d || exit 0
 profile B "$KB" "$PA" "" 51820
 in_b "${AS_USER[@]}" "$work/wg-wrap" -q --handshake-timeout 0 "$work/B.conf" -- timeout 900 iperf3 -s -p 5201 >/dev/null 2>&1 &
 pids+=($!); sleep 0.5
-client_pin; measure d 198.19.200.2; client_unpin
+client_pin; measure d 198.19.200.2
+
+# RTT drifts on a shared machine by more than the gap between (b') and (d)
+# minutes apart, so their ratio comes from pings alternated between the two,
+# both up at once: 5 rounds of 50 each, pooled.
+if [ -n "${RESULT[bp,tcp1]:-}" ]; then
+    KC=$(key); KD=$(key); echo "$KC" > "$work/kc"; echo "$KD" > "$work/kd"
+    userspace_wg boringtun "$B" "wbb$tag" "$work/kd" "$(pub "$KC")" 198.19.201.2 198.19.201.1 51830
+    userspace_wg boringtun "$A" "wba$tag" "$work/kc" "$(pub "$KD")" 198.19.201.1 198.19.201.2 51831 198.18.200.2:51830
+    ours=("${CLIENT[@]}"); : > "$work/rtt-bp"; : > "$work/rtt-d"
+    CLIENT=(in_a); rtt 198.19.201.2 >/dev/null
+    for _ in 1 2 3 4 5; do
+        CLIENT=(in_a); rtt_samples 198.19.201.2 >> "$work/rtt-bp"
+        CLIENT=("${ours[@]}"); rtt_samples 198.19.200.2 >> "$work/rtt-d"
+    done
+    RESULT[bp,rtt_pooled]=$(median $(cat "$work/rtt-bp"))
+    RESULT[d,rtt_pooled]=$(median $(cat "$work/rtt-d"))
+    echo "rtt alternated, median of $(wc -l < "$work/rtt-d") pings each: b' ${RESULT[bp,rtt_pooled]} ms, d ${RESULT[d,rtt_pooled]} ms"
+fi
+client_unpin
 stop_all_peers
 
 # Start-up: wg-wrap PROFILE -- true against unshare -Urn true (median of 20, ms).
@@ -264,7 +304,7 @@ echo "  (d)/(b)   $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[b,tcp1]:-}")   target 
 if [ -n "${RESULT[bp,tcp1]:-}" ]; then
     echo "  (d)/(b')  $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[bp,tcp1]:-}")   target >= 2"
     echo "  udp (d)/(b')  $(ratio "${RESULT[d,udp]:-}" "${RESULT[bp,udp]:-}"), with 4 MiB buffers $(ratio "${RESULT[d,udpw]:-}" "${RESULT[bp,udpw]:-}")   target >= 1.5"
-    echo "  rtt (d)/(b')  $(ratio "${RESULT[d,rtt]:-}" "${RESULT[bp,rtt]:-}")   target <= 1"
+    echo "  rtt (d)/(b')  $(ratio "${RESULT[d,rtt_pooled]:-}" "${RESULT[bp,rtt_pooled]:-}") alternated ($(ratio "${RESULT[d,rtt]:-}" "${RESULT[bp,rtt]:-}") minutes apart)   target <= 1"
 fi
 echo "  4 streams / 1 stream (d)  $(ratio "${RESULT[d,tcp4]:-}" "${RESULT[d,tcp1]:-}")   target >= 1"
 echo "  (d)/(a)   $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[a,tcp1]:-}")   (distance to the wire)"

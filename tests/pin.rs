@@ -340,3 +340,55 @@ fn another_user_can_neither_see_nor_join_nor_remove_a_pin() {
     );
     net.cmd("wg-pin").args(["--remove", "mine"]).run().ok();
 }
+
+#[test]
+fn silent_status_clients_stall_neither_the_tunnel_nor_later_status_queries() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "held");
+    let engine = engine_of(&net, "held");
+    let socket = net
+        .sb
+        .runtime
+        .join("wg-wrap")
+        .join(format!("engine-{engine}.sock"));
+    // Twelve connections that never send a request (more than the engine
+    // serves at once), held for four seconds.
+    let hold = "import os,socket,sys,time
+held=[]
+for _ in range(12):
+    s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+open(os.environ['HOME']+'/held','w').close()
+time.sleep(4)";
+    let holder = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
+        .args(["-c", hold])
+        .arg(&socket)
+        .spawn();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !net.sb.home.join("held").exists() {
+        assert!(Instant::now() < deadline, "the holder never connected");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let fetch = net
+        .wrap(&[
+            "--join",
+            "held",
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "3",
+            "http://198.19.0.1:8000/token",
+        ])
+        .run();
+    assert_eq!(fetch.ok(), "pinned-token\n");
+    // A connection that sends nothing is closed after a second; then the
+    // engine answers again, while the holder still holds its ends.
+    std::thread::sleep(Duration::from_millis(1600));
+    let list = net.cmd("wg-pin").arg("--list").run();
+    assert!(
+        list.ok().contains(&format!(" peer={} ", net.server.public)),
+        "{list:?}"
+    );
+    holder.wait().ok();
+    net.cmd("wg-pin").args(["--remove", "held"]).run().ok();
+}
