@@ -42,7 +42,7 @@ tag=$(printf '%x' $(( $$ % 65536 )))
 A=wbA$tag; B=wbB$tag
 work=$(mktemp -d /tmp/wg-wrap-bench.XXXXXX)
 chmod 755 "$work"
-pids=()
+pids=(); wg_pids=()
 
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -102,7 +102,7 @@ userspace_wg() { # IMPL NS IFACE KEYFILE PEER_PUB ADDR PEER_ADDR PORT [ENDPOINT]
         wireguard-go) nsenter --net="/run/netns/$ns" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f "$ifc" >/dev/null 2>&1 & ;;
         boringtun) nsenter --net="/run/netns/$ns" boringtun-cli --foreground --disable-drop-privileges --threads 1 "$ifc" >/dev/null 2>&1 & ;;
     esac
-    pids+=($!)
+    pids+=($!); wg_pids+=($!)
     for _ in $(seq 100); do [ -S "/var/run/wireguard/$ifc.sock" ] && break; sleep 0.05; done
     local endpoint=()
     [ -n "${9:-}" ] && endpoint=(endpoint "$9")
@@ -185,7 +185,9 @@ measure() { # CASE SERVER_ADDR
     RESULT[$case,rtt]=$(median "${vals[@]}")
     # Engine CPU per GB: one more single-stream run with the engines' ticks read around it.
     local e t0 t1 bytes
-    e=$(engines | tr '\n' ' ')
+    # Both ends' engines: wireguard-go or boringtun-cli for b and b', wg-wrap's
+    # for c (its end only) and d.
+    case $case in b|bp) e="${wg_pids[*]}";; *) e=$(engines | tr '\n' ' ');; esac
     if [ -n "$e" ]; then
         t0=$(cpu_ticks $e)
         bytes=$("${CLIENT[@]}" timeout $((SECONDS_PER_RUN + 20)) iperf3 -c "$addr" -p 5201 -t "$SECONDS_PER_RUN" -J 2>/dev/null \
@@ -205,7 +207,7 @@ server_iperf() { # NS ADDR  (root iperf3 -s in NS, bound to ADDR)
 }
 stop_all_peers() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    pids=(); sleep 0.3
+    pids=(); wg_pids=(); sleep 0.3
     for ns in "$A" "$B"; do ip -n "$ns" -o link | awk -F': ' '/wb[ab]/ { print $2 }' | cut -d@ -f1 | while read -r l; do ip -n "$ns" link del "$l" 2>/dev/null || true; done; done
 }
 
