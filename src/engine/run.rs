@@ -110,7 +110,8 @@ enum Step {
 }
 
 impl Engine {
-    /// `tun` and `udp` must be non-blocking for reads (see `serve`).
+    /// `tun` must be non-blocking; `udp` may block on sends, never on
+    /// receives, which pass MSG_DONTWAIT (see `udp::tune`).
     pub fn new(
         peers: Peers,
         tun: tun_rs::SyncDevice,
@@ -142,7 +143,7 @@ impl Engine {
                 sizes: vec![0usize; IDEAL_BATCH_SIZE],
                 // DRAIN single packets, then at most one read of IDEAL_BATCH_SIZE.
                 batch: vec![0u8; room * (DRAIN + IDEAL_BATCH_SIZE)],
-                segments: Vec::with_capacity(IDEAL_BATCH_SIZE),
+                segments: Vec::with_capacity(DRAIN + IDEAL_BATCH_SIZE),
                 room,
                 busy: false,
             },
