@@ -350,10 +350,14 @@ impl Engine {
                     filled = 0;
                 }
                 let slot = &mut inb.slots[filled];
-                slot.clear();
                 // decapsulate writes at most the datagram's length (a reply to
-                // a 148-byte initiation is shorter still).
-                slot.resize(head + chunk.len().max(148), 0);
+                // a 148-byte initiation is shorter still); what it does not
+                // write is cut off below, and tun-rs writes the header, so a
+                // slot is only lengthened, never cleared.
+                let need = head + chunk.len().max(148);
+                if slot.len() < need {
+                    slot.resize(need, 0);
+                }
                 match decapsulate(peers, chunk, got.from, &mut slot[head..]) {
                     Step::Nothing => {}
                     Step::Tunnel(len) => {
