@@ -43,8 +43,10 @@ pub fn pin(name: &str, runtime: &Path) -> Result<Entry> {
         .st_ino;
     let entry = Entry {
         engine_pid: pid,
-        start_time: registry::start_time(pid)
-            .ok_or_else(|| Error::new("cannot pin: the engine is gone"))?,
+        start_time: registry::start_time(pid).ok_or_else(|| {
+            Error::new("cannot pin: the engine is gone")
+                .hint("the tunnel ended before it was pinned; run the command again")
+        })?,
         netns,
         profile: std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".into()),
         created: registry::now(),
@@ -85,15 +87,18 @@ pub fn find(name: &str, runtime: &Path) -> Result<Entry> {
 /// Must run while the process has one thread.
 pub fn join(name: &str, runtime: &Path) -> Result<()> {
     let entry = find(name, runtime)?;
-    let pid = rustix::process::Pid::from_raw(entry.engine_pid as i32)
-        .ok_or_else(|| Error::new(format!("pin \"{name}\" names no process")))?;
+    let pid = rustix::process::Pid::from_raw(entry.engine_pid as i32).ok_or_else(|| {
+        Error::new(format!("pin \"{name}\" names no process"))
+            .hint(format!("remove it with `wg-pin --remove {name}`"))
+    })?;
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         .map_err(|e| Error::sys(format_args!("join \"{name}\""), e))?;
     // The pidfd holds the process: if the start time still matches now, it is the engine.
     if !entry.is_live() {
-        return Err(find(name, runtime)
-            .err()
-            .unwrap_or_else(|| Error::new("the pin changed")));
+        return Err(find(name, runtime).err().unwrap_or_else(|| {
+            Error::new(format!("pin \"{name}\" changed while joining it"))
+                .hint("run the command again")
+        }));
     }
     let cwd = rustix::fs::open(
         ".",
