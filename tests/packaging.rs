@@ -5,19 +5,24 @@ use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
+/// Runs `command`; its standard output, once it has succeeded.
+fn stdout_of(command: &mut Command) -> String {
+    let out = command.output().expect("run it (installed by .ci/run)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 #[test]
 fn pkgbuild_parses_and_sets_its_variables() {
     let script = format!(
         "set -e; bash -n {ROOT}/packaging/arch/PKGBUILD; source {ROOT}/packaging/arch/PKGBUILD
          echo \"$pkgname $pkgver $pkgrel ${{#source[@]}}\"; declare -F package build prepare"
     );
-    let out = Command::new("bash").args(["-c", &script]).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = stdout_of(Command::new("bash").args(["-c", &script]));
     assert!(
         text.starts_with(&format!("wg-wrap {} 1 1\n", env!("CARGO_PKG_VERSION"))),
         "{text}"
@@ -32,16 +37,9 @@ fn pkgbuild_parses_and_sets_its_variables() {
 
 #[test]
 fn rpm_spec_parses() {
-    let out = Command::new("rpmspec")
-        .args(["-P", &format!("{ROOT}/packaging/rpm/wg-wrap.spec")])
-        .output()
-        .expect("rpmspec (Debian's rpm package, installed by .ci/run)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let text = stdout_of(
+        Command::new("rpmspec").args(["-P", &format!("{ROOT}/packaging/rpm/wg-wrap.spec")]),
     );
-    let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains(&format!("Version:        {}", env!("CARGO_PKG_VERSION"))),
         "{text}"
