@@ -10,6 +10,7 @@
 //! `ready` (or `error MESSAGE`), then `handshake I` as peer I completes its
 //! first handshake; the pipe closes when every peer has.
 
+pub mod core;
 mod lifetime;
 pub mod peers;
 mod run;
@@ -194,8 +195,8 @@ fn serve(
     live.create(&pid.to_string(), &entry)?;
     let socket_path = registry::socket_path(runtime, pid);
     let _ = std::fs::remove_file(&socket_path);
-    let peers = peers::Peers::new(conf);
-    let result = run(peers, tun, udp, report, lifetime, &socket_path);
+    let core = core::Core::new(conf, run::boottime());
+    let result = run(core, tun, udp, report, lifetime, &socket_path);
     let _ = std::fs::remove_file(&socket_path);
     live.remove(&pid.to_string());
     result
@@ -203,7 +204,7 @@ fn serve(
 
 /// Readies the descriptors for the event loop and runs it.
 fn run(
-    peers: peers::Peers,
+    core: core::Core,
     tun: tun_rs::SyncDevice,
     udp: OwnedFd,
     report: File,
@@ -220,7 +221,7 @@ fn run(
         )
     })?;
     let mut engine = run::Engine::new(
-        peers,
+        core,
         tun,
         std::net::UdpSocket::from(udp),
         report,

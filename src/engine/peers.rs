@@ -1,9 +1,12 @@
 //! The peers and their AllowedIPs: cryptokey routing, independent of any I/O.
 
+use super::core::Received;
 use crate::conf::{Conf, IpNet, PublicKey};
 use boringtun::noise::Tunn;
+use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::x25519::{PublicKey as XPublic, StaticSecret};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 pub struct Peer {
     pub tunn: Tunn,
@@ -11,8 +14,6 @@ pub struct Peer {
     pub endpoint: Option<SocketAddr>,
     /// As the profile gives them, for the status socket.
     pub allowed_ips: Vec<IpNet>,
-    /// Set once wg-up has been told of this peer's first handshake.
-    pub handshake_reported: bool,
 }
 
 /// Every peer, and the AllowedIPs table mapping networks to peers.
@@ -29,7 +30,9 @@ pub struct Peers {
 pub const MAX_PEERS: usize = 1 << 20;
 
 impl Peers {
-    pub fn new(conf: &Conf) -> Peers {
+    /// The peers of `conf`, sharing `limiter` (boringtun's handshake rate
+    /// limiter) when given; each has its own otherwise.
+    pub fn new(conf: &Conf, limiter: Option<Arc<RateLimiter>>) -> Peers {
         let static_secret = StaticSecret::from(*conf.interface.private_key.bytes());
         let static_public = XPublic::from(&static_secret);
         let list = conf
@@ -44,7 +47,7 @@ impl Peers {
                     p.preshared_key.as_ref().map(|k| *k.bytes()),
                     p.persistent_keepalive,
                     index as u32,
-                    None,
+                    limiter.clone(),
                 ),
                 public_key: p.public_key,
                 endpoint: match &p.endpoint {
@@ -52,7 +55,6 @@ impl Peers {
                     _ => None,
                 },
                 allowed_ips: p.allowed_ips.clone(),
-                handshake_reported: false,
             })
             .collect();
         let mut routes: Vec<(IpNet, usize)> = Vec::new();
@@ -84,6 +86,16 @@ impl Peers {
         self.route(ip) == Some(index)
     }
 
+    /// A decrypted packet of `len` bytes from inner source `ip`, sent by peer
+    /// `index`: for the TUN, or dropped when outside its AllowedIPs.
+    pub fn check(&self, index: usize, len: usize, ip: IpAddr) -> Received {
+        if self.allows(index, ip) {
+            Received::Tunnel(len)
+        } else {
+            Received::Nothing
+        }
+    }
+
     /// The peer a handshake initiation comes from, by its static key.
     pub fn by_public_key(&self, key: &[u8; 32]) -> Option<usize> {
         self.list.iter().position(|p| p.public_key.bytes() == key)
@@ -109,7 +121,7 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins_and_the_last_peer_owns_a_shared_prefix() {
-        let peers = Peers::new(&conf());
+        let peers = Peers::new(&conf(), None);
         assert_eq!(peers.route("1.2.3.4".parse().unwrap()), Some(0));
         assert_eq!(peers.route("198.18.3.4".parse().unwrap()), Some(1));
         assert_eq!(peers.route("198.18.7.9".parse().unwrap()), Some(1));

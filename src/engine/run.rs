@@ -4,12 +4,10 @@
 //! reads what is ready in a batch, encrypts or decrypts it in place and
 //! writes it out before waiting again. Every buffer is allocated once.
 
+use super::core::{Core, Received};
 use super::lifetime::Lifetime;
-use super::peers::Peers;
 use super::uapi;
-use super::udp::{self, Received};
-use boringtun::noise::handshake::parse_handshake_anon;
-use boringtun::noise::{Packet, Tunn, TunnResult};
+use super::udp;
 use rustix::event::epoll;
 use rustix::time::{Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, timerfd_create};
 use std::fs::File;
@@ -20,11 +18,6 @@ use std::time::{Duration, Instant};
 use tun_rs::{IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 const TIMER_TICK: Duration = Duration::from_millis(250);
-/// Until a peer's first handshake, its initiation is resent every tick for
-/// this long: a server drops an initiation that follows another with the same
-/// key within 20 ms ("handshake flood"), and WireGuard's own retry comes only
-/// after 5 s, which a user running two commands in a row would wait for.
-const EAGER_RETRY: Duration = Duration::from_secs(2);
 const LINGER_TICK: Duration = Duration::from_millis(50);
 /// Room for the largest IP packet plus WireGuard's 32 bytes of overhead.
 const BUF: usize = 65536 + 32;
@@ -42,7 +35,9 @@ const TICK: u64 = 4;
 const FIRST_CLIENT: u64 = 5;
 
 pub struct Engine {
-    peers: Peers,
+    core: Core,
+    /// Peers whose first handshake wg-up has been told of.
+    reported: Vec<bool>,
     tun: tun_rs::SyncDevice,
     net: Net,
     /// The readiness pipe to wg-up; dropped once every handshake is reported.
@@ -84,12 +79,12 @@ struct Outbound {
 struct Inbound {
     /// Room for a batch of datagrams, [`BUF`] bytes each.
     datagrams: Vec<u8>,
-    received: Vec<Received>,
+    received: Vec<udp::Received>,
     /// Decrypted packets, each behind room for a virtio-net header; GRO
     /// coalesces up to a 64 KiB super-packet into a slot.
     slots: Vec<Vec<u8>>,
     gro: tun_rs::GROTable,
-    /// Handshake replies and what boringtun queued behind them.
+    /// Handshake replies, what boringtun queued behind them, timer output.
     scratch: Vec<u8>,
 }
 
@@ -101,19 +96,11 @@ struct Segment {
     to: SocketAddr,
 }
 
-/// What to do with the bytes a decryption left in its out buffer.
-enum Step {
-    Nothing,
-    /// A handshake reply: send it, then flush what boringtun queued.
-    NetworkThenFlush(usize, SocketAddr, usize),
-    Tunnel(usize),
-}
-
 impl Engine {
     /// `tun` must be non-blocking; `udp` may block on sends, never on
     /// receives, which pass MSG_DONTWAIT (see `udp::tune`).
     pub fn new(
-        peers: Peers,
+        core: Core,
         tun: tun_rs::SyncDevice,
         udp: UdpSocket,
         report: File,
@@ -126,7 +113,8 @@ impl Engine {
         let room = mtu + 64;
         let head = if vnet { VIRTIO_NET_HDR_LEN } else { 0 };
         Ok(Engine {
-            peers,
+            reported: vec![false; core.peers().list.len()],
+            core,
             net: Net {
                 socket: udp,
                 is_v6,
@@ -183,8 +171,7 @@ impl Engine {
         let mut tick = TIMER_TICK;
         set_period(&clock, tick)?;
         self.say("ready");
-        self.timers(Timers::Start);
-        let started = Instant::now();
+        self.timers();
         let mut last_timers = Instant::now();
         let mut events: Vec<epoll::Event> = Vec::with_capacity(16);
         loop {
@@ -193,6 +180,7 @@ impl Engine {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => return Err(e.into()),
             }
+            self.core.set_time(boottime());
             let mut check = false;
             for event in &events {
                 match event.data.u64() {
@@ -211,7 +199,7 @@ impl Engine {
                     }
                     STATUS => self.status.accept(&poll),
                     token if self.status.owns(token) => {
-                        let (peers, socket) = (&self.peers, &self.net.socket);
+                        let (peers, socket) = (self.core.peers(), &self.net.socket);
                         self.status.serve(token, &poll, || {
                             uapi::status_text(peers, socket.local_addr().ok())
                         });
@@ -228,11 +216,7 @@ impl Engine {
             self.status.expire(&poll);
             if last_timers.elapsed() >= TIMER_TICK {
                 last_timers = Instant::now();
-                self.timers(if started.elapsed() < EAGER_RETRY {
-                    Timers::Eager
-                } else {
-                    Timers::Normal
-                });
+                self.timers();
             }
             let want = if self.lifetime.lingering() {
                 LINGER_TICK
@@ -279,20 +263,11 @@ impl Engine {
             read += n;
             for (packet, size) in out.packets.iter().zip(&out.sizes).take(n) {
                 let packet = &packet[..*size];
-                let Some(index) = Tunn::dst_address(packet).and_then(|dst| self.peers.route(dst))
-                else {
-                    continue;
-                };
-                let peer = &mut self.peers.list[index];
                 if packet.len() + 64 > out.room {
                     continue;
                 }
-                if let (TunnResult::WriteToNetwork(p), Some(to)) = (
-                    peer.tunn
-                        .encapsulate(packet, &mut out.batch[offset..offset + out.room]),
-                    peer.endpoint,
-                ) {
-                    let len = p.len();
+                let room = &mut out.batch[offset..offset + out.room];
+                if let Some((len, to)) = self.core.encapsulate(packet, room) {
                     out.segments.push(Segment { offset, len, to });
                     offset += len;
                 }
@@ -322,7 +297,7 @@ impl Engine {
     /// coalesces (GRO) into TCP and UDP super-packets behind virtio-net headers.
     fn inbound(&mut self) -> io::Result<()> {
         let Engine {
-            peers,
+            core,
             tun,
             net,
             inbound: inb,
@@ -358,19 +333,18 @@ impl Engine {
                 if slot.len() < need {
                     slot.resize(need, 0);
                 }
-                match decapsulate(peers, chunk, got.from, &mut slot[head..]) {
-                    Step::Nothing => {}
-                    Step::Tunnel(len) => {
+                match core.datagram(got.from, chunk, &mut slot[head..]) {
+                    Received::Nothing => {}
+                    Received::Tunnel(len) => {
                         slot.truncate(head + len);
                         filled += 1;
                     }
-                    Step::NetworkThenFlush(len, to, index) => {
+                    Received::Reply { len, to, flush } => {
                         net.send(&slot[head..head + len], to);
-                        let tunn = &mut peers.list[index].tunn;
-                        while let TunnResult::WriteToNetwork(p) =
-                            tunn.decapsulate(None, &[], &mut inb.scratch)
-                        {
-                            net.send(p, to);
+                        if let Some(index) = flush {
+                            while let Some((len, to)) = core.queued(index, &mut inb.scratch) {
+                                net.send(&inb.scratch[..len], to);
+                            }
                         }
                     }
                 }
@@ -388,46 +362,27 @@ impl Engine {
             return;
         }
         let mut lines = Vec::new();
-        for (index, peer) in self.peers.list.iter_mut().enumerate() {
-            if !peer.handshake_reported && peer.tunn.time_since_last_handshake().is_some() {
-                peer.handshake_reported = true;
+        for (index, peer) in self.core.peers().list.iter().enumerate() {
+            if !self.reported[index] && peer.tunn.time_since_last_handshake().is_some() {
+                self.reported[index] = true;
                 lines.push(format!("handshake {index}"));
             }
         }
         for line in lines {
             self.say(&line);
         }
-        if self.peers.list.iter().all(|p| p.handshake_reported) {
+        if self.reported.iter().all(|r| *r) {
             self.report = None;
         }
     }
 
-    /// boringtun's timers for every peer; at `Start`, every peer's first
-    /// initiation; while `Eager`, a fresh initiation to every peer still
-    /// without a first handshake.
-    fn timers(&mut self, mode: Timers) {
-        let out = &mut self.inbound.scratch;
-        for peer in &mut self.peers.list {
-            let result = match mode {
-                Timers::Start => peer.tunn.format_handshake_initiation(out, false),
-                Timers::Eager if peer.tunn.time_since_last_handshake().is_none() => {
-                    peer.tunn.format_handshake_initiation(out, true)
-                }
-                _ => peer.tunn.update_timers(out),
-            };
-            if let (TunnResult::WriteToNetwork(p), Some(to)) = (result, peer.endpoint) {
-                self.net.send(p, to);
-            }
-        }
+    /// The core's timers: handshakes, keepalives, rekeys.
+    fn timers(&mut self) {
+        let net = &self.net;
+        self.core
+            .tick(&mut self.inbound.scratch, |bytes, to| net.send(bytes, to));
         self.report_handshakes();
     }
-}
-
-#[derive(Clone, Copy)]
-enum Timers {
-    Start,
-    Eager,
-    Normal,
 }
 
 impl Net {
@@ -514,47 +469,6 @@ fn write_tun(
     }
 }
 
-/// Decrypts one datagram from `from` into `out`, checking the inner source
-/// against the sending peer's AllowedIPs.
-fn decapsulate(peers: &mut Peers, datagram: &[u8], from: SocketAddr, out: &mut [u8]) -> Step {
-    let index = match Tunn::parse_incoming_packet(datagram) {
-        Ok(Packet::HandshakeInit(init)) => {
-            match parse_handshake_anon(&peers.static_secret, &peers.static_public, &init) {
-                Ok(half) => peers.by_public_key(&half.peer_static_public),
-                Err(_) => None,
-            }
-        }
-        Ok(Packet::HandshakeResponse(p)) => peers.by_receiver(p.receiver_idx),
-        Ok(Packet::PacketCookieReply(p)) => peers.by_receiver(p.receiver_idx),
-        Ok(Packet::PacketData(p)) => peers.by_receiver(p.receiver_idx),
-        Err(_) => None,
-    };
-    let Some(index) = index else {
-        return Step::Nothing;
-    };
-    let from = unmap(from);
-    let (step, authentic) = match peers.list[index]
-        .tunn
-        .decapsulate(Some(from.ip()), datagram, out)
-    {
-        TunnResult::WriteToNetwork(p) => (Step::NetworkThenFlush(p.len(), from, index), true),
-        TunnResult::WriteToTunnelV4(p, src) => {
-            (Step::Tunnel(p.len()), peers.allows(index, IpAddr::V4(src)))
-        }
-        TunnResult::WriteToTunnelV6(p, src) => {
-            (Step::Tunnel(p.len()), peers.allows(index, IpAddr::V6(src)))
-        }
-        TunnResult::Done => (Step::Nothing, true), // a keepalive
-        TunnResult::Err(_) => return Step::Nothing,
-    };
-    // Roaming: an authenticated packet's source is the peer's endpoint.
-    peers.list[index].endpoint = Some(from);
-    if !authentic {
-        return Step::Nothing; // inner source outside this peer's AllowedIPs
-    }
-    step
-}
-
 /// Makes `clock` expire every `period`, starting one period from now.
 fn set_period(clock: &impl AsFd, period: Duration) -> io::Result<()> {
     let every = rustix::time::Timespec {
@@ -596,13 +510,9 @@ fn transient(e: &io::Error) -> bool {
     )
 }
 
-/// `::ffff:a.b.c.d` as the IPv4 address it is.
-fn unmap(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V4(v4) => SocketAddr::V4(v4),
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
-            None => addr,
-        },
-    }
+/// CLOCK_BOOTTIME, the core's clock: it goes on while the machine sleeps,
+/// so sessions older than WireGuard allows are not used after a resume.
+pub fn boottime() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }

@@ -1,0 +1,270 @@
+//! The engine's packet logic, sans I/O: datagrams from the network, packets
+//! from the TUN and the time go in; what to send, to whom, and what to write
+//! to the TUN come out. No socket, descriptor or clock is touched here, so
+//! the whole protocol side of the engine runs in memory in tests and fuzzing.
+//!
+//! Rules this module keeps (WireGuard's own, as the kernel and wireguard-go
+//! keep them):
+//! - nothing reaches a Diffie-Hellman before its mac1 is checked and the
+//!   handshake rate limit applied: under load, initiations without a valid
+//!   mac2 get a cookie reply and nothing else;
+//! - a peer's endpoint moves only to the source of a packet that
+//!   authenticated: a data packet (or keepalive) that decrypted, or a
+//!   handshake that completed. Cookie replies, failed handshakes, replays
+//!   and anything unauthenticated change no peer state;
+//! - a decrypted packet reaches the TUN only when its inner source is in
+//!   the sending peer's AllowedIPs.
+//!
+//! Time: boringtun reads its clock through `mock_instant` (its
+//! `mock-instant` feature), a per-thread clock this module sets from the time
+//! the caller passes in. So boringtun's timers (rekey, keepalive, expiry,
+//! the rate limiter's second) follow the caller's clock: the engine passes
+//! CLOCK_BOOTTIME, tests a fake one. A core must be used from one thread.
+
+use super::peers::Peers;
+use crate::conf::Conf;
+use boringtun::noise::handshake::parse_handshake_anon;
+use boringtun::noise::rate_limiter::RateLimiter;
+use boringtun::noise::{Packet, Tunn, TunnResult};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Handshake messages with a valid mac1 taken per second before the engine
+/// counts as under load and asks for cookies (boringtun's device uses 100).
+pub const HANDSHAKE_LIMIT: u64 = 100;
+/// Until a peer's first handshake, its initiation is resent every tick for
+/// this long: a server drops an initiation that follows another with the same
+/// key within 20 ms ("handshake flood"), and WireGuard's own retry comes only
+/// after 5 s, which a user running two commands in a row would wait for.
+const EAGER_RETRY: Duration = Duration::from_secs(2);
+/// The smallest buffer every call below may be given: a handshake initiation.
+pub const MIN_OUT: usize = 148;
+
+/// What one datagram from the network gives.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Received {
+    /// Nothing to do: dropped, or consumed (a keepalive, a cookie).
+    Nothing,
+    /// A decrypted packet of this length at the start of `out`, for the TUN.
+    Tunnel(usize),
+    /// Send `out[..len]` to `to`. With `flush`, then send what that peer
+    /// queued while its handshake ran ([`Core::queued`]).
+    Reply {
+        len: usize,
+        to: SocketAddr,
+        flush: Option<usize>,
+    },
+}
+
+/// What the core has done since it was made, for tests and the status socket.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counters {
+    /// Handshake messages that passed mac1 and the rate limit and so went on
+    /// to a Diffie-Hellman (or would have, had the peer state allowed it).
+    pub key_exchanges: u64,
+    /// Cookie replies sent because the engine was under load.
+    pub cookie_replies: u64,
+    /// Datagrams dropped before any peer looked at them (bad type, length,
+    /// mac1 or receiver).
+    pub rejected: u64,
+}
+
+pub struct Core {
+    peers: Peers,
+    limiter: Arc<RateLimiter>,
+    /// The time the caller last gave, on its clock.
+    now: Duration,
+    /// When the core was made, on the same clock.
+    born: Duration,
+    /// The first tick has sent every peer's first initiation.
+    started: bool,
+    counters: Counters,
+}
+
+impl Core {
+    /// A core for `conf` at time `now` (any clock that never goes back).
+    pub fn new(conf: &Conf, now: Duration) -> Core {
+        set_clock(now);
+        let limiter_key = boringtun::x25519::PublicKey::from(&static_secret(conf));
+        let limiter = Arc::new(RateLimiter::new(&limiter_key, HANDSHAKE_LIMIT));
+        Core {
+            peers: Peers::new(conf, Some(limiter.clone())),
+            limiter,
+            now,
+            born: now,
+            started: false,
+            counters: Counters::default(),
+        }
+    }
+
+    /// Moves the clock to `now`; a time before the last one is ignored.
+    pub fn set_time(&mut self, now: Duration) {
+        if now > self.now {
+            self.now = now;
+            set_clock(now);
+        }
+    }
+
+    pub fn peers(&self) -> &Peers {
+        &self.peers
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Takes one datagram from `from`; `out` must hold at least
+    /// `datagram.len()` and [`MIN_OUT`] bytes.
+    pub fn datagram(&mut self, from: SocketAddr, datagram: &[u8], out: &mut [u8]) -> Received {
+        let from = unmap(from);
+        // mac1, and under load mac2, before anything costs more than a hash.
+        let packet = match self.limiter.verify_packet(Some(from.ip()), datagram, out) {
+            Ok(packet) => packet,
+            Err(TunnResult::WriteToNetwork(cookie)) => {
+                self.counters.cookie_replies += 1;
+                let len = cookie.len();
+                return Received::Reply {
+                    len,
+                    to: from,
+                    flush: None,
+                };
+            }
+            Err(_) => return self.reject(),
+        };
+        let (index, kind) = match packet {
+            Packet::HandshakeInit(init) => {
+                self.counters.key_exchanges += 1;
+                let peers = &self.peers;
+                let half = parse_handshake_anon(&peers.static_secret, &peers.static_public, &init);
+                let index = half
+                    .ok()
+                    .and_then(|h| peers.by_public_key(&h.peer_static_public));
+                (index, Kind::Handshake)
+            }
+            Packet::HandshakeResponse(p) => {
+                self.counters.key_exchanges += 1;
+                (self.peers.by_receiver(p.receiver_idx), Kind::Handshake)
+            }
+            Packet::PacketCookieReply(p) => (self.peers.by_receiver(p.receiver_idx), Kind::Cookie),
+            Packet::PacketData(p) => (self.peers.by_receiver(p.receiver_idx), Kind::Data),
+        };
+        let Some(index) = index else {
+            return self.reject();
+        };
+        let peer = &mut self.peers.list[index];
+        let (received, authentic) = match peer.tunn.decapsulate(Some(from.ip()), datagram, out) {
+            // A handshake reply: to an initiation that checked out, a
+            // response (type 2); to a response that completed our
+            // initiation, a keepalive (type 4). Under load, boringtun may
+            // answer with a cookie reply (type 3): not a completed handshake.
+            TunnResult::WriteToNetwork(reply) => {
+                let completed = kind == Kind::Handshake && reply.first() != Some(&3);
+                if !completed {
+                    self.counters.cookie_replies += 1;
+                }
+                let reply = Received::Reply {
+                    len: reply.len(),
+                    to: from,
+                    flush: completed.then_some(index),
+                };
+                (reply, completed)
+            }
+            TunnResult::WriteToTunnelV4(p, src) => {
+                (self.peers.check(index, p.len(), IpAddr::V4(src)), true)
+            }
+            TunnResult::WriteToTunnelV6(p, src) => {
+                (self.peers.check(index, p.len(), IpAddr::V6(src)), true)
+            }
+            // A keepalive decrypted; a cookie reply was taken.
+            TunnResult::Done => (Received::Nothing, kind == Kind::Data),
+            TunnResult::Err(_) => (Received::Nothing, false),
+        };
+        if authentic {
+            // Roaming: an authenticated packet's source is the peer's endpoint.
+            self.peers.list[index].endpoint = Some(from);
+        }
+        received
+    }
+
+    /// The next packet peer `index` queued while its handshake ran, encrypted
+    /// into `out`, with where to send it; `None` when there is no more.
+    pub fn queued(&mut self, index: usize, out: &mut [u8]) -> Option<(usize, SocketAddr)> {
+        let peer = self.peers.list.get_mut(index)?;
+        match peer.tunn.decapsulate(None, &[], out) {
+            TunnResult::WriteToNetwork(p) => Some((p.len(), peer.endpoint?)),
+            _ => None,
+        }
+    }
+
+    /// Encrypts one IP packet from the TUN for the peer its destination routes
+    /// to, into `out` (at least `packet.len() + 32` and [`MIN_OUT`] bytes).
+    /// Returns the datagram's length and where to send it; without a session
+    /// yet, the packet waits and a handshake initiation comes out instead.
+    pub fn encapsulate(&mut self, packet: &[u8], out: &mut [u8]) -> Option<(usize, SocketAddr)> {
+        let index = Tunn::dst_address(packet).and_then(|dst| self.peers.route(dst))?;
+        let peer = &mut self.peers.list[index];
+        match peer.tunn.encapsulate(packet, out) {
+            TunnResult::WriteToNetwork(p) => Some((p.len(), peer.endpoint?)),
+            _ => None,
+        }
+    }
+
+    /// The timers, to run about every 250 ms: on the first call every peer's
+    /// first initiation; until [`EAGER_RETRY`] after the start, a fresh
+    /// initiation to every peer still without a handshake; then boringtun's
+    /// timers (handshake retries, rekey, keepalives, expiry). Each datagram
+    /// to send is written to `out` and handed to `send`.
+    pub fn tick(&mut self, out: &mut [u8], mut send: impl FnMut(&[u8], SocketAddr)) {
+        self.limiter.reset_count();
+        let start = !std::mem::replace(&mut self.started, true);
+        let eager = self.now.saturating_sub(self.born) < EAGER_RETRY;
+        for peer in &mut self.peers.list {
+            let result = if start {
+                peer.tunn.format_handshake_initiation(out, false)
+            } else if eager && peer.tunn.time_since_last_handshake().is_none() {
+                peer.tunn.format_handshake_initiation(out, true)
+            } else {
+                peer.tunn.update_timers(out)
+            };
+            if let (TunnResult::WriteToNetwork(p), Some(to)) = (result, peer.endpoint) {
+                send(p, to);
+            }
+        }
+    }
+
+    fn reject(&mut self) -> Received {
+        self.counters.rejected += 1;
+        Received::Nothing
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Handshake,
+    Cookie,
+    Data,
+}
+
+fn static_secret(conf: &Conf) -> boringtun::x25519::StaticSecret {
+    boringtun::x25519::StaticSecret::from(*conf.interface.private_key.bytes())
+}
+
+/// boringtun's clock, on this thread.
+fn set_clock(now: Duration) {
+    mock_instant::MockClock::set_time(now);
+}
+
+/// `::ffff:a.b.c.d` as the IPv4 address it is.
+pub fn unmap(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(v4) => SocketAddr::V4(v4),
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(IpAddr::V4(v4), v6.port()),
+            None => addr,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;
