@@ -12,6 +12,11 @@
 #       cargo install boringtun-cli --locked)
 #   c   wg-wrap (as the unprivileged user) -> wireguard-go server
 #   d   wg-wrap <-> wg-wrap (the server side a wg-wrap namespace running iperf3 -s)
+#   f   flood: a wireguard-go server in B; first a wireguard-go client, then
+#       wg-wrap, in A, each measured (TCP, the server sending) without and
+#       then during a 50,000/s flood of fake handshake initiations (half with
+#       a valid mac1 for the client's key) at the client's UDP port, from
+#       the unprivileged user (tests/common/flood.py)
 # CASES="bp d" runs only those cases (and start-up only if d is among them).
 # Per case: iperf3 TCP 1 and 4 streams both ways, the highest UDP rate at
 # 1300-byte datagrams with under 1% loss (with iperf3's default socket
@@ -27,7 +32,7 @@ WG_WRAP=${WG_WRAP:-$PWD/target/release/wg-wrap}
 BENCH_USER=${WG_WRAP_TEST_USER:-wgwrap-test}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-CASES=" ${CASES:-a b bp c d} "
+CASES=" ${CASES:-a b bp c d f} "
 if [ "${1:-}" = "--quick" ]; then RUNS=1; SECONDS_PER_RUN=3; fi
 want() { [[ $CASES == *" $1 "* ]]; }
 
@@ -173,6 +178,7 @@ engines() { { pgrep -u "$uid" -f "^wg-up" || true; } | while read -r pid; do
     if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -q "^HOME=$work/home$"; then echo "$pid"; fi; done; }
 
 declare -A RESULT
+ratio() { python3 -c "a,b=float('${1:-0}' or 0),float('${2:-0}' or 0); print('%.2f' % (a/b) if b else 'n/a')"; }
 measure() { # CASE SERVER_ADDR
     local case=$1 addr=$2 mode r vals
     for mode in tcp1 tcp1r tcp4 tcp4r; do
@@ -259,6 +265,40 @@ if want c; then
     stop_all_peers
 fi
 
+# (f) throughput during a flood of fake initiations at the client's port, as a
+# fraction of the same client's throughput just before, for each client.
+FLOOD_RATE=${FLOOD_RATE:-50000}
+flood_measure() { # NAME PORT ENGINE_PIDS...
+    local name=$1 port=$2 calm flooded flood t0 t1
+    shift 2
+    calm=$(iperf 198.19.200.2 tcp1r)
+    cp tests/common/flood.py "$work/flood.py"; chmod 644 "$work/flood.py"
+    in_a "${AS_USER[@]}" timeout $((SECONDS_PER_RUN + 30)) python3 "$work/flood.py" 127.0.0.1 "$port" \
+        "$FLOOD_RATE" $((SECONDS_PER_RUN + 2)) "$PA" > "$work/flood.out" 2>>"$work/errors" &
+    flood=$!; sleep 1
+    t0=$(cpu_ticks "$@")
+    flooded=$(iperf 198.19.200.2 tcp1r)
+    t1=$(cpu_ticks "$@")
+    wait "$flood" || true
+    RESULT[f,$name]=$(ratio "$flooded" "$calm")
+    printf 'f   %-12s tcp1r %s Gbit/s calm, %s Gbit/s flooded (%s) | engine cpu during the flood %s%% of a core | %s\n' \
+        "$name" "$calm" "$flooded" "${RESULT[f,$name]}" \
+        "$(python3 -c "print('%.0f' % (100 * ($t1 - $t0) / $(getconf CLK_TCK) / $SECONDS_PER_RUN))")" "$(cat "$work/flood.out")"
+}
+if want f; then
+    userspace_wg wireguard-go "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+    server_iperf "$B" 198.19.200.2
+    userspace_wg wireguard-go "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
+    CLIENT=(in_a); flood_measure wireguard-go 51821 "${wg_pids[-1]}"
+    kill "${wg_pids[-1]}"; sleep 0.3
+    client_pin
+    engine=$(engines | head -1)
+    port=$(in_a ss -Huanp | grep "pid=$engine," | awk '{ print $4 }' | sed 's/.*://')
+    flood_measure wg-wrap "$port" "$engine"
+    client_unpin
+    stop_all_peers
+fi
+
 # (d) wg-wrap <-> wg-wrap: iperf3 -s inside a wg-wrap namespace in B
 want d || exit 0
 profile B "$KB" "$PA" "" 51820
@@ -299,7 +339,6 @@ profile A "$KA" "$PB" 198.18.200.2:51820 ""
 ours=$(in_a "${AS_USER[@]}" python3 "$work/startup.py" "$work/wg-wrap" -q --handshake-timeout 0 "$work/A.conf" -- true)
 echo "start-up: wg-wrap $ours ms, unshare -Urn true $floor ms, difference $(python3 -c "print('%.2f' % ($ours - $floor))") ms"
 
-ratio() { python3 -c "a,b=float('${1:-0}' or 0),float('${2:-0}' or 0); print('%.2f' % (a/b) if b else 'n/a')"; }
 echo "ratios (TCP single stream A->B unless said):"
 echo "  (c)/(b)   $(ratio "${RESULT[c,tcp1]:-}" "${RESULT[b,tcp1]:-}")   target >= 1.5"
 echo "  (d)/(b)   $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[b,tcp1]:-}")   target >= 3"
@@ -310,3 +349,6 @@ if [ -n "${RESULT[bp,tcp1]:-}" ]; then
 fi
 echo "  4 streams / 1 stream (d)  $(ratio "${RESULT[d,tcp4]:-}" "${RESULT[d,tcp1]:-}")   target >= 1"
 echo "  (d)/(a)   $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[a,tcp1]:-}")   (distance to the wire)"
+if [ -n "${RESULT[f,wg-wrap]:-}" ]; then
+    echo "  flooded/calm (f): wg-wrap ${RESULT[f,wg-wrap]}, wireguard-go ${RESULT[f,wireguard-go]}   target >= 0.5"
+fi

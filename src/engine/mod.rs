@@ -14,7 +14,7 @@ pub mod core;
 mod lifetime;
 pub mod peers;
 mod run;
-mod uapi;
+pub mod uapi;
 mod udp;
 
 use crate::caps;

@@ -10,6 +10,26 @@ use std::net::SocketAddr;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
+/// What a client may ask.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Request {
+    Get,
+}
+
+/// One UAPI request: `get=1` then an empty line. Anything else is answered
+/// with an errno: EPERM for `set=1` (this socket never changes the engine),
+/// EINVAL for the rest (a partial, unknown or trailing line, or not UTF-8).
+pub fn parse_request(bytes: &[u8]) -> Result<Request, i32> {
+    let text = std::str::from_utf8(bytes).map_err(|_| libc::EINVAL)?;
+    let lines = text.strip_suffix("\n\n").ok_or(libc::EINVAL)?;
+    let mut lines = lines.split('\n');
+    match (lines.next(), lines.next()) {
+        (Some("get=1"), None) => Ok(Request::Get),
+        (Some("set=1"), _) => Err(libc::EPERM),
+        _ => Err(libc::EINVAL),
+    }
+}
+
 /// Connections served at once; more are closed unanswered.
 const MAX_CLIENTS: usize = 8;
 const MAX_REQUEST: usize = 64;
@@ -102,10 +122,9 @@ impl Server {
             return;
         }
         let client = self.clients.swap_remove(index);
-        let reply = if client.request == b"get=1\n\n" {
-            status()
-        } else {
-            "errno=22\n\n".to_string()
+        let reply = match parse_request(&client.request) {
+            Ok(Request::Get) => status(),
+            Err(errno) => format!("errno={errno}\n\n"),
         };
         // A reply fits the socket's buffer; a client that went away loses it.
         let _ = (&client.stream).write_all(reply.as_bytes());
@@ -162,4 +181,28 @@ pub fn status_text(peers: &Peers, listen: Option<SocketAddr>) -> String {
     }
     out.push_str("errno=0\n\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_whole_get_is_answered() {
+        assert_eq!(parse_request(b"get=1\n\n"), Ok(Request::Get));
+        assert_eq!(
+            parse_request(b"set=1\nprivate_key=00\n\n"),
+            Err(libc::EPERM)
+        );
+        for bad in [
+            &b"get=1\n"[..],
+            b"get=1",
+            b"get=1\nx=1\n\n",
+            b"get=2\n\n",
+            b"\n\n",
+            b"\xff\n\n",
+        ] {
+            assert_eq!(parse_request(bad), Err(libc::EINVAL), "{bad:?}");
+        }
+    }
 }

@@ -57,7 +57,7 @@ pub enum Received {
     },
 }
 
-/// What the core has done since it was made, for tests and the status socket.
+/// What the core has done since it was made (read by tests and fuzzing).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Counters {
     /// Handshake messages that passed mac1 and the rate limit and so went on
