@@ -169,6 +169,18 @@ impl Dir {
         let _ = fs::remove_file(self.path(name));
     }
 
+    /// The status socket a dead engine left behind (SIGKILL ends it before it
+    /// can remove its own). Only for `live/`, whose entries are named by the
+    /// engine's pid: a new engine that got the same pid replaces the entry
+    /// before it binds the socket.
+    fn remove_socket(&self, entry: Option<&Entry>) {
+        if let (Some(entry), Some(runtime)) = (entry, self.path.parent())
+            && self.path.ends_with("live")
+        {
+            let _ = fs::remove_file(socket_path(runtime, entry.engine_pid));
+        }
+    }
+
     /// Every entry, sorted by name; stale ones are removed and reported.
     pub fn list(&self) -> Listing {
         let mut listing = Listing {
@@ -188,6 +200,7 @@ impl Dir {
                 Ok(Some(entry)) if entry.is_live() => listing.live.push((name, entry)),
                 Ok(entry) => {
                     self.remove(&name);
+                    self.remove_socket(entry.as_ref());
                     listing.stale.push((name, entry));
                 }
                 Err(_) => {}

@@ -39,30 +39,7 @@ fn http_fetch_through_the_tunnel_over_ipv4_and_ipv6() {
 /// checksums on both sides.
 fn both_ways_over_both_families(size: usize) {
     let mut net = net_with_profile("198.19.0.0/24, fd00:19::/64");
-    net.start_httpd("x", size);
-    let mut script = String::from("set -e\n");
-    for host in [
-        net::SERVER_TUN.to_string(),
-        format!("[{}]", net::SERVER_TUN6),
-    ] {
-        script.push_str(&format!(
-            "curl -sS --max-time 120 -o blob http://{host}:8000/blob
-             wc -c < blob
-             sha256sum blob | cut -d' ' -f1
-             curl -sS --max-time 10 http://{host}:8000/blob.sha256
-             curl -sS --max-time 120 -T blob http://{host}:8000/up
-             rm blob\n"
-        ));
-    }
-    let out = net.wrap(&["vpn", "--", "sh", "-c", &script]).run();
-    let lines: Vec<&str> = out.ok().lines().collect();
-    assert_eq!(lines.len(), 8, "{out:?}");
-    for family in lines.chunks(4) {
-        assert_eq!(family[0].trim(), size.to_string(), "short download");
-        assert_eq!(family[1].len(), 64);
-        assert_eq!(family[1], family[2], "download corrupted");
-        assert_eq!(family[1], family[3], "upload corrupted");
-    }
+    net.assert_transfers_both_ways("vpn", size);
 }
 
 #[test]

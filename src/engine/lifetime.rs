@@ -46,7 +46,7 @@ impl Lifetime {
     }
 
     /// Whether a pin names this engine.
-    fn pinned(&self) -> bool {
+    pub fn pinned(&self) -> bool {
         self.pins.list().live.iter().any(|(_, entry)| {
             entry.engine_pid == self.own_pid && entry.start_time == self.start_time
         })

@@ -14,6 +14,11 @@ pub struct Peer {
     pub endpoint: Option<SocketAddr>,
     /// As the profile gives them, for the status socket.
     pub allowed_ips: Vec<IpNet>,
+    /// When the last handshake completed, on the core's clock (boringtun
+    /// forgets it once the session expires).
+    pub handshake_at: Option<std::time::Duration>,
+    /// When the core last restarted the handshakes of this expired peer.
+    pub revived_at: Option<std::time::Duration>,
 }
 
 /// Every peer, and the AllowedIPs table mapping networks to peers.
@@ -55,6 +60,8 @@ impl Peers {
                     _ => None,
                 },
                 allowed_ips: p.allowed_ips.clone(),
+                handshake_at: None,
+                revived_at: None,
             })
             .collect();
         let mut routes: Vec<(IpNet, usize)> = Vec::new();

@@ -4,7 +4,7 @@
 //! reads what is ready in a batch, encrypts or decrypts it in place and
 //! writes it out before waiting again. Every buffer is allocated once.
 
-use super::core::{Core, Received};
+use super::core::{self, Core, Received};
 use super::lifetime::Lifetime;
 use super::uapi;
 use super::udp;
@@ -18,11 +18,16 @@ use std::time::{Duration, Instant};
 use tun_rs::{IDEAL_BATCH_SIZE, VIRTIO_NET_HDR_LEN};
 
 const TIMER_TICK: Duration = Duration::from_millis(250);
+/// How often the engine looks whether its namespace is pinned (a pinned
+/// namespace's expired peers are retried: see `Core::retry_expired`).
+const PIN_CHECK: Duration = Duration::from_secs(5);
 const LINGER_TICK: Duration = Duration::from_millis(50);
 /// Room for the largest IP packet plus WireGuard's 32 bytes of overhead.
 const BUF: usize = 65536 + 32;
 /// Most packets read from the TUN one by one before they are sent.
 const DRAIN: usize = 64;
+/// How long segment sizes refused as too big for the path skip GSO.
+const GSO_RETRY: Duration = Duration::from_secs(10);
 /// A GSO send carries at most 64 KiB.
 const GSO_MAX_BYTES: usize = 65000;
 
@@ -55,8 +60,12 @@ pub struct Engine {
 struct Net {
     socket: UdpSocket,
     is_v6: bool,
-    /// UDP GSO works on this socket's path (cleared on the first refusal).
+    /// UDP GSO works on this socket (cleared when the kernel has none).
     gso: bool,
+    /// The smallest segment size a GSO send was refused for as larger than
+    /// the path MTU, and when: such runs go one datagram at a time (the
+    /// kernel fragments each) until [`GSO_RETRY`] has passed.
+    too_big: Option<(usize, Instant)>,
 }
 
 /// Buffers of the TUN → UDP direction.
@@ -119,6 +128,7 @@ impl Engine {
                 socket: udp,
                 is_v6,
                 gso: true,
+                too_big: None,
             },
             report: Some(report),
             lifetime,
@@ -173,6 +183,7 @@ impl Engine {
         self.say("ready");
         self.timers();
         let mut last_timers = Instant::now();
+        let mut last_pin_check: Option<Instant> = None;
         let mut events: Vec<epoll::Event> = Vec::with_capacity(16);
         loop {
             events.clear();
@@ -199,9 +210,9 @@ impl Engine {
                     }
                     STATUS => self.status.accept(&poll),
                     token if self.status.owns(token) => {
-                        let (peers, socket) = (self.core.peers(), &self.net.socket);
+                        let (core, socket) = (&self.core, &self.net.socket);
                         self.status.serve(token, &poll, || {
-                            uapi::status_text(peers, socket.local_addr().ok())
+                            uapi::status_text(core, socket.local_addr().ok())
                         });
                     }
                     _ => {}
@@ -214,7 +225,13 @@ impl Engine {
                 return Ok(());
             }
             self.status.expire(&poll);
-            if last_timers.elapsed() >= TIMER_TICK {
+            if last_pin_check.is_none_or(|at| at.elapsed() >= PIN_CHECK) {
+                last_pin_check = Some(Instant::now());
+                let pinned = self.lifetime.pinned();
+                self.core
+                    .retry_expired(pinned.then_some(core::PINNED_RETRY));
+            }
+            if timers_due(last_timers.elapsed()) {
                 last_timers = Instant::now();
                 self.timers();
             }
@@ -363,7 +380,7 @@ impl Engine {
         }
         let mut lines = Vec::new();
         for (index, peer) in self.core.peers().list.iter().enumerate() {
-            if !self.reported[index] && peer.tunn.time_since_last_handshake().is_some() {
+            if !self.reported[index] && peer.handshake_at.is_some() {
                 self.reported[index] = true;
                 lines.push(format!("handshake {index}"));
             }
@@ -396,6 +413,18 @@ impl Net {
         }
     }
 
+    /// Whether segments of `len` bytes may go in a GSO send (see `too_big`).
+    fn fits(&mut self, len: usize) -> bool {
+        match self.too_big {
+            Some((_, since)) if since.elapsed() >= GSO_RETRY => {
+                self.too_big = None;
+                true
+            }
+            Some((refused, _)) => len < refused,
+            None => true,
+        }
+    }
+
     fn send(&self, bytes: &[u8], to: SocketAddr) {
         // A failed send is a lost datagram; WireGuard and TCP recover.
         let _ = self.socket.send_to(bytes, self.to_socket(to));
@@ -421,12 +450,12 @@ impl Net {
                 j += 1;
             }
             let mut sent = false;
-            if j - i > 1 && self.gso {
+            if j - i > 1 && self.gso && self.fits(first.len) {
                 let to = self.to_socket(first.to);
                 let bytes = &batch[first.offset..end];
                 match udp::send_segments(self.socket.as_fd(), bytes, first.len as u16, to) {
                     Ok(_) => sent = true,
-                    // No GSO on this path: send them one by one from now on.
+                    // No GSO on this socket: one by one from now on.
                     Err(e)
                         if matches!(
                             e.raw_os_error(),
@@ -434,6 +463,11 @@ impl Net {
                         ) =>
                     {
                         self.gso = false
+                    }
+                    // Segments above the path MTU: GSO cannot fragment, a
+                    // single send can. One by one for this size, for a while.
+                    Err(e) if e.raw_os_error() == Some(libc::EMSGSIZE) => {
+                        self.too_big = Some((first.len, Instant::now()))
                     }
                     Err(_) => sent = true, // lost, as a datagram may be
                 }
@@ -467,6 +501,14 @@ fn write_tun(
             let _ = tun.send(packet);
         }
     }
+}
+
+/// Whether the timers are due, `since` their last run: the timerfd's tick
+/// may come a little before a whole [`TIMER_TICK`] has passed since then, and
+/// waiting for the next would make every tick 500 ms (the first-handshake
+/// retries too).
+fn timers_due(since: Duration) -> bool {
+    since + LINGER_TICK / 2 >= TIMER_TICK
 }
 
 /// Makes `clock` expire every `period`, starting one period from now.
@@ -515,4 +557,18 @@ fn transient(e: &io::Error) -> bool {
 pub fn boottime() -> Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tick_a_little_early_still_runs_the_timers() {
+        assert!(timers_due(TIMER_TICK - Duration::from_micros(300)));
+        assert!(timers_due(TIMER_TICK));
+        // While lingering the timerfd ticks every 50 ms: not every one is due.
+        assert!(!timers_due(LINGER_TICK));
+        assert!(!timers_due(TIMER_TICK - LINGER_TICK));
+    }
 }

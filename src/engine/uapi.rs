@@ -3,7 +3,7 @@
 //! loop without blocking it: each connection sends one request of at most
 //! 64 bytes within a second, gets one reply, and is closed.
 
-use super::peers::Peers;
+use super::core::Core;
 use rustix::event::epoll;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -144,14 +144,14 @@ impl Server {
 }
 
 /// `get=1`'s answer, with the keys `wg show dump` uses.
-pub fn status_text(peers: &Peers, listen: Option<SocketAddr>) -> String {
+pub fn status_text(core: &Core, listen: Option<SocketAddr>) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
     if let Some(addr) = listen {
         let _ = writeln!(out, "listen_port={}", addr.port());
     }
     let now = std::time::SystemTime::now();
-    for peer in &peers.list {
+    for (index, peer) in core.peers().list.iter().enumerate() {
         let key: String = peer
             .public_key
             .bytes()
@@ -162,8 +162,8 @@ pub fn status_text(peers: &Peers, listen: Option<SocketAddr>) -> String {
         if let Some(endpoint) = peer.endpoint {
             let _ = writeln!(out, "endpoint={endpoint}");
         }
-        let (since, tx, rx, _, _) = peer.tunn.stats();
-        let (sec, nsec) = since
+        let (_, tx, rx, _, _) = peer.tunn.stats();
+        let (sec, nsec) = (core.handshake_age(index))
             .and_then(|d| now.checked_sub(d))
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map_or((0, 0), |t| (t.as_secs(), t.subsec_nanos()));

@@ -136,10 +136,7 @@ impl Net {
             child: None,
             ns,
         };
-        let (va, vb) = (
-            format!("wh{letter}{}", self.tag),
-            format!("wv{letter}{}", self.tag),
-        );
+        let (va, vb) = self.veth(n);
         run_ok(Command::new("ip").args([
             "-n",
             &self.host_ns,
@@ -303,6 +300,41 @@ impl Net {
     /// `wg-wrap ARGS...` as the test user inside the host netns.
     pub fn wrap(&self, args: &[&str]) -> Cmd {
         self.cmd("wg-wrap").args(args)
+    }
+
+    /// Downloads and uploads `size` bytes through `profile` over IPv4 and
+    /// IPv6 (starting the HTTP server), and checks the checksums on both sides.
+    pub fn assert_transfers_both_ways(&mut self, profile: &str, size: usize) {
+        self.start_httpd("x", size);
+        let mut script = String::from("set -e\n");
+        for host in [SERVER_TUN.to_string(), format!("[{SERVER_TUN6}]")] {
+            script.push_str(&format!(
+                "curl -sS --max-time 120 -o blob http://{host}:8000/blob
+                 wc -c < blob
+                 sha256sum blob | cut -d' ' -f1
+                 curl -sS --max-time 10 http://{host}:8000/blob.sha256
+                 curl -sS --max-time 120 -T blob http://{host}:8000/up
+                 rm blob\n"
+            ));
+        }
+        let out = self.wrap(&[profile, "--", "sh", "-c", &script]).run();
+        let lines: Vec<&str> = out.ok().lines().collect();
+        assert_eq!(lines.len(), 8, "{out:?}");
+        for family in lines.chunks(4) {
+            assert_eq!(family[0].trim(), size.to_string(), "short download");
+            assert_eq!(family[1].len(), 64);
+            assert_eq!(family[1], family[2], "download corrupted");
+            assert_eq!(family[1], family[3], "upload corrupted");
+        }
+    }
+
+    /// The veth between the host netns and server `n`, as (host end, server end).
+    pub fn veth(&self, n: usize) -> (String, String) {
+        let letter = (b'a' + n as u8) as char;
+        (
+            format!("wh{letter}{}", self.tag),
+            format!("wv{letter}{}", self.tag),
+        )
     }
 
     /// A UDP echo server on port 9999 (IPv4 and IPv6) in server `n`'s netns.

@@ -23,6 +23,7 @@
 
 use super::peers::Peers;
 use crate::conf::Conf;
+use boringtun::noise::errors::WireGuardError;
 use boringtun::noise::handshake::parse_handshake_anon;
 use boringtun::noise::rate_limiter::RateLimiter;
 use boringtun::noise::{Packet, Tunn, TunnResult};
@@ -40,6 +41,9 @@ pub const HANDSHAKE_LIMIT: u64 = 100;
 const EAGER_RETRY: Duration = Duration::from_secs(2);
 /// The smallest buffer every call below may be given: a handshake initiation.
 pub const MIN_OUT: usize = 148;
+/// How often a pinned namespace's expired peers are tried again when the
+/// profile gives no PersistentKeepalive.
+pub const PINNED_RETRY: Duration = Duration::from_secs(25);
 
 /// What one datagram from the network gives.
 #[derive(Debug, PartialEq, Eq)]
@@ -79,6 +83,9 @@ pub struct Core {
     born: Duration,
     /// The first tick has sent every peer's first initiation.
     started: bool,
+    /// How often to retry an expired peer that has no keepalive interval of
+    /// its own (a pinned namespace's); never when `None`.
+    retry_expired: Option<Duration>,
     counters: Counters,
 }
 
@@ -94,6 +101,7 @@ impl Core {
             now,
             born: now,
             started: false,
+            retry_expired: None,
             counters: Counters::default(),
         }
     }
@@ -112,6 +120,19 @@ impl Core {
 
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+
+    /// How long ago peer `index` last completed a handshake.
+    pub fn handshake_age(&self, index: usize) -> Option<Duration> {
+        let at = self.peers.list.get(index)?.handshake_at?;
+        Some(self.now.saturating_sub(at))
+    }
+
+    /// Keep retrying expired peers that have an endpoint every `every`, even
+    /// without a PersistentKeepalive (for a pinned namespace, which may hold
+    /// a server that only waits for packets).
+    pub fn retry_expired(&mut self, every: Option<Duration>) {
+        self.retry_expired = every;
     }
 
     /// Takes one datagram from `from`; `out` must hold at least
@@ -181,8 +202,12 @@ impl Core {
             TunnResult::Err(_) => (Received::Nothing, false),
         };
         if authentic {
+            let peer = &mut self.peers.list[index];
             // Roaming: an authenticated packet's source is the peer's endpoint.
-            self.peers.list[index].endpoint = Some(from);
+            peer.endpoint = Some(from);
+            if kind == Kind::Handshake {
+                peer.handshake_at = Some(self.now);
+            }
         }
         received
     }
@@ -213,19 +238,39 @@ impl Core {
     /// The timers, to run about every 250 ms: on the first call every peer's
     /// first initiation; until [`EAGER_RETRY`] after the start, a fresh
     /// initiation to every peer still without a handshake; then boringtun's
-    /// timers (handshake retries, rekey, keepalives, expiry). Each datagram
-    /// to send is written to `out` and handed to `send`.
+    /// timers (handshake retries, rekey, keepalives, expiry). boringtun gives
+    /// up on a peer after 90 s of unanswered initiations and then waits for
+    /// a packet from the TUN; a peer with an endpoint and a keepalive
+    /// interval (its own, or [`Core::retry_expired`]'s) is instead tried
+    /// again every interval, as wireguard-go does, so the tunnel comes back
+    /// when the server does. Each datagram to send is written to `out` and
+    /// handed to `send`.
     pub fn tick(&mut self, out: &mut [u8], mut send: impl FnMut(&[u8], SocketAddr)) {
         self.limiter.reset_count();
         let start = !std::mem::replace(&mut self.started, true);
         let eager = self.now.saturating_sub(self.born) < EAGER_RETRY;
+        let now = self.now;
         for peer in &mut self.peers.list {
+            let retry = (peer.tunn.persistent_keepalive())
+                .map(|s| Duration::from_secs(s.into()))
+                .or(self.retry_expired);
             let result = if start {
                 peer.tunn.format_handshake_initiation(out, false)
-            } else if eager && peer.tunn.time_since_last_handshake().is_none() {
+            } else if eager && peer.handshake_at.is_none() {
                 peer.tunn.format_handshake_initiation(out, true)
             } else {
-                peer.tunn.update_timers(out)
+                match peer.tunn.update_timers(out) {
+                    TunnResult::Err(WireGuardError::ConnectionExpired)
+                        if retry.is_some_and(|every| {
+                            peer.revived_at
+                                .is_none_or(|at| now.saturating_sub(at) >= every)
+                        }) =>
+                    {
+                        peer.revived_at = Some(now);
+                        peer.tunn.format_handshake_initiation(out, true)
+                    }
+                    result => result,
+                }
             };
             if let (TunnResult::WriteToNetwork(p), Some(to)) = (result, peer.endpoint) {
                 send(p, to);

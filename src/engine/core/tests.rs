@@ -89,6 +89,8 @@ struct World {
     wire: VecDeque<Datagram>,
     /// Every datagram delivered or sent to an address no node has.
     seen: Vec<Datagram>,
+    /// B is unreachable: what is sent to it is lost.
+    b_down: bool,
 }
 
 impl World {
@@ -117,6 +119,7 @@ impl World {
             b: node(&b, "198.18.0.1:51820"),
             wire: VecDeque::new(),
             seen: Vec::new(),
+            b_down: false,
         }
     }
 
@@ -131,6 +134,9 @@ impl World {
         let mut out = vec![0u8; 2048];
         while let Some(d) = self.wire.pop_front() {
             self.seen.push(d.clone());
+            if self.b_down && d.to == self.b.addr {
+                continue;
+            }
             let Some(node) = self.node(d.to) else {
                 continue;
             };
@@ -501,4 +507,83 @@ fn a_flood_of_fake_initiations_costs_no_key_exchange() {
         "A's mac2 initiation was not answered"
     );
     assert!(w.both_ways(b"through the flood"));
+}
+
+/// The server is gone long enough for boringtun to give up on it (90 s of
+/// unanswered initiations), then comes back as a new process.
+fn outage(retry: &str, pinned: bool, outage: u64) -> (World, Duration) {
+    let mut w = World::new(retry);
+    if pinned {
+        w.a.core.retry_expired(Some(PINNED_RETRY));
+    }
+    w.handshake();
+    w.b_down = true;
+    // A packet from PROG that gets no answer starts the retries.
+    w.wait(Duration::from_secs(1));
+    w.send(true, &ipv4(A_INNER, B_INNER, b"into the outage"));
+    w.wait(Duration::from_secs(outage));
+    w.b = Node {
+        core: Core::new(&profile(B_KEY, A_KEY, "198.19.0.2/32", ""), w.now),
+        addr: w.b.addr,
+        tun: Vec::new(),
+    };
+    w.b_down = false;
+    let back = w.now;
+    let mut waited = Duration::ZERO;
+    while w.b.core.handshake_age(0).is_none() && waited < Duration::from_secs(60) {
+        w.tick(TICK);
+        waited += TICK;
+    }
+    (w, back)
+}
+
+#[test]
+fn an_expired_peer_with_a_keepalive_is_tried_again_every_interval() {
+    for seconds in [150, 400] {
+        let (mut w, back) = outage("PersistentKeepalive = 25\n", false, seconds);
+        let age = w.b.core.handshake_age(0);
+        assert!(
+            age.is_some(),
+            "{seconds} s: no handshake within 60 s of the return"
+        );
+        let after = w.now - back;
+        assert!(
+            after <= Duration::from_secs(26),
+            "{seconds} s: back after {after:?}"
+        );
+        assert!(w.both_ways(b"back"));
+    }
+}
+
+#[test]
+fn a_pinned_namespace_retries_expired_peers_without_a_keepalive() {
+    let (mut w, back) = outage("", true, 150);
+    assert!(
+        w.b.core.handshake_age(0).is_some(),
+        "no handshake after the return"
+    );
+    assert!(
+        w.now - back <= Duration::from_secs(26),
+        "back after {:?}",
+        w.now - back
+    );
+    assert!(w.both_ways(b"back"));
+    // Unpinned and without a keepalive, boringtun's rule holds: a packet
+    // from the TUN restarts the handshake, nothing else does.
+    let (mut quiet, _) = outage("", false, 150);
+    assert_eq!(quiet.b.core.handshake_age(0), None);
+    assert!(quiet.both_ways(b"a packet brings it back"));
+}
+
+#[test]
+fn the_last_handshake_is_remembered_after_the_session_expires() {
+    let mut w = World::new("");
+    w.handshake();
+    w.wait(Duration::from_secs(600));
+    assert_eq!(
+        w.a.core.peers().list[0].tunn.time_since_last_handshake(),
+        None
+    );
+    let age = w.a.core.handshake_age(0).unwrap();
+    assert!(age >= Duration::from_secs(600), "{age:?}");
 }
