@@ -52,6 +52,19 @@ pub fn detach_stdio() -> Result<()> {
     Ok(())
 }
 
+/// A copy of stderr when it is a terminal: somewhere a detached process can
+/// still say something without holding a pipe open (a reader of a pipe
+/// would wait for it).
+pub fn stderr_tty() -> Option<std::fs::File> {
+    let stderr = rustix::stdio::stderr();
+    if !rustix::termios::isatty(stderr) {
+        return None;
+    }
+    rustix::io::fcntl_dupfd_cloexec(stderr, 3)
+        .ok()
+        .map(std::fs::File::from)
+}
+
 /// Closes every fd above 2 that is not in `keep`.
 pub fn close_all_but(keep: &[RawFd]) {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {

@@ -1,5 +1,7 @@
 //! When the engine ends: after PROG and every other process of the namespace
-//! are gone (unless pinned), once the TUN has been quiet for a moment.
+//! are gone (unless pinned), once the namespace's TCP sockets have delivered
+//! what they hold (at most [`MAX_DRAIN`]) and the TUN has been quiet for a
+//! moment.
 
 use rustix::fd::OwnedFd;
 use rustix::fs::stat;
@@ -8,6 +10,10 @@ use std::time::{Duration, Instant};
 /// The kernel still sends closing packets (FIN, last ACKs) after PROG exits.
 pub const QUIET: Duration = Duration::from_millis(300);
 pub const MAX_LINGER: Duration = Duration::from_millis(800);
+/// Longest the engine outlives PROG to deliver what its TCP connections had
+/// not sent yet (a program may `write`, `close` and exit long before the
+/// data has left, as it may without wg-wrap).
+pub const MAX_DRAIN: Duration = Duration::from_secs(60);
 
 pub struct Lifetime {
     /// Readable once PROG has exited.
@@ -19,10 +25,17 @@ pub struct Lifetime {
     /// Where wg-pin registers pinned namespaces; a pin naming this engine keeps it.
     pins: crate::registry::Dir,
     start_time: u64,
+    /// The caller's terminal (stderr, when it was one), for the one warning
+    /// the engine may give after PROG ended: data dropped at [`MAX_DRAIN`].
+    tty: Option<std::fs::File>,
 }
 
 impl Lifetime {
-    pub fn new(pidfd: OwnedFd, runtime: &std::path::Path) -> std::io::Result<Lifetime> {
+    pub fn new(
+        pidfd: OwnedFd,
+        runtime: &std::path::Path,
+        tty: Option<std::fs::File>,
+    ) -> std::io::Result<Lifetime> {
         let netns = stat("/proc/self/ns/net")?.st_ino;
         let own_pid = std::process::id();
         Ok(Lifetime {
@@ -33,6 +46,7 @@ impl Lifetime {
             linger_start: None,
             pins: crate::registry::Dir::pins(runtime),
             start_time: crate::registry::start_time(own_pid).unwrap_or(0),
+            tty,
         })
     }
 
@@ -76,7 +90,27 @@ impl Lifetime {
             return false;
         }
         let start = *self.linger_start.get_or_insert_with(Instant::now);
-        last_tun.elapsed() >= QUIET || start.elapsed() >= MAX_LINGER
+        match undelivered_tcp() {
+            Some(_) if start.elapsed() < MAX_DRAIN => false,
+            Some(bytes) => {
+                self.warn_dropped(bytes);
+                true
+            }
+            None => last_tun.elapsed() >= QUIET || start.elapsed() >= MAX_LINGER,
+        }
+    }
+
+    fn warn_dropped(&mut self, bytes: u64) {
+        if let Some(tty) = self.tty.as_mut() {
+            use std::io::Write;
+            let _ = writeln!(
+                tty,
+                "{}: warning: {bytes} bytes PROG had written to TCP connections were not delivered \
+                 within {} s after it ended and are dropped (the peer stopped taking data)",
+                crate::log::applet(),
+                MAX_DRAIN.as_secs()
+            );
+        }
     }
 
     /// Whether any process but the engine lives in this network namespace.
@@ -89,5 +123,53 @@ impl Lifetime {
             .any(|pid| {
                 stat(format!("/proc/{pid}/ns/net").as_str()).is_ok_and(|st| st.st_ino == self.netns)
             })
+    }
+}
+
+/// TCP states that still owe the peer something after the owner closed:
+/// FIN_WAIT1, CLOSING, LAST_ACK (our FIN, or data before it, unacknowledged).
+const CLOSING_STATES: [u8; 3] = [0x04, 0x0B, 0x09];
+const LISTEN: u8 = 0x0A;
+
+/// The bytes this namespace's TCP sockets have yet to deliver, when any
+/// socket has some or is still closing; from /proc/self/net/tcp{,6}.
+fn undelivered_tcp() -> Option<u64> {
+    let mut owed = None;
+    for table in ["/proc/self/net/tcp", "/proc/self/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for (state, unsent) in text.lines().skip(1).filter_map(socket_queue) {
+            // A listening socket's "tx_queue" is its backlog.
+            if state != LISTEN && (unsent > 0 || CLOSING_STATES.contains(&state)) {
+                *owed.get_or_insert(0) += unsent;
+            }
+        }
+    }
+    owed
+}
+
+/// A /proc/net/tcp line's state and send queue.
+fn socket_queue(line: &str) -> Option<(u8, u64)> {
+    let mut fields = line.split_whitespace().skip(3);
+    let state = u8::from_str_radix(fields.next()?, 16).ok()?;
+    let (tx, _) = fields.next()?.split_once(':')?;
+    Some((state, u64::from_str_radix(tx, 16).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_net_tcp_lines() {
+        let listen = "   0: 00000000:1F91 00000000:0000 0A 00000080:00000000 00:00000000 00000000  1000        0 1 1 0000000000000000 100 0 0 10 0";
+        let fin_wait1 = "   1: 020013C6:A1B2 010013C6:2329 04 0001E240:00000000 01:00000014 00000000  1000        0 0 1 0000000000000000 20 4 30 10 -1";
+        assert_eq!(socket_queue(listen), Some((LISTEN, 0x80)));
+        assert_eq!(socket_queue(fin_wait1), Some((0x04, 123456)));
+        assert_eq!(
+            socket_queue("  sl  local_address rem_address   st tx_queue"),
+            None
+        );
     }
 }

@@ -172,16 +172,18 @@ fn serve(
         .map_err(|e| Error::sys("make the engine non-dumpable", e))?;
     let pidfd = rustix::process::pidfd_open(prog, rustix::process::PidfdFlags::empty())
         .map_err(|e| Error::sys("watch PROG", e))?;
-    let keep = [
+    let tty = daemon::stderr_tty();
+    let mut keep = vec![
         tun.as_raw_fd(),
         udp.as_raw_fd(),
         report.as_raw_fd(),
         pidfd.as_raw_fd(),
     ];
+    keep.extend(tty.as_ref().map(|t| t.as_raw_fd()));
     daemon::detach_stdio()?;
     daemon::close_all_but(&keep);
     caps::keep_only(rustix::thread::CapabilitySet::SYS_PTRACE)?;
-    let lifetime = lifetime::Lifetime::new(pidfd, runtime)
+    let lifetime = lifetime::Lifetime::new(pidfd, runtime, tty)
         .map_err(|e| Error::sys("read the network namespace", e))?;
     let pid = std::process::id();
     let entry = registry::Entry {
