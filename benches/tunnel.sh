@@ -17,6 +17,9 @@
 #       then during a 50,000/s flood of fake handshake initiations (half with
 #       a valid mac1 for the client's key) at the client's UDP port, from
 #       the unprivileged user (tests/common/flood.py)
+#   m   path MTU 1300 (both veth ends), below the tunnels' 1420: wireguard-go
+#       <-> wireguard-go, then wg-wrap in A -> wireguard-go in B; TCP both
+#       ways (GSO sends of full-sized segments are refused on such a path)
 # CASES="bp d" runs only those cases (and start-up only if d is among them).
 # Per case: iperf3 TCP 1 and 4 streams both ways, the highest UDP rate at
 # 1300-byte datagrams with under 1% loss (with iperf3's default socket
@@ -32,7 +35,7 @@ WG_WRAP=${WG_WRAP:-$PWD/target/release/wg-wrap}
 BENCH_USER=${WG_WRAP_TEST_USER:-wgwrap-test}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-CASES=" ${CASES:-a b bp c d f} "
+CASES=" ${CASES:-a b bp c d f m} "
 if [ "${1:-}" = "--quick" ]; then RUNS=1; SECONDS_PER_RUN=3; fi
 want() { [[ $CASES == *" $1 "* ]]; }
 
@@ -299,6 +302,25 @@ if want f; then
     stop_all_peers
 fi
 
+# (m) a path MTU of 1300: wg-wrap against wireguard-go on the same path.
+if want m; then
+    ip -n "$A" link set "wv$tag" mtu 1300; ip -n "$B" link set "wu$tag" mtu 1300
+    userspace_wg wireguard-go "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+    server_iperf "$B" 198.19.200.2
+    userspace_wg wireguard-go "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
+    CLIENT=(in_a)
+    RESULT[m,wg-go,up]=$(iperf 198.19.200.2 tcp1); RESULT[m,wg-go,down]=$(iperf 198.19.200.2 tcp1r)
+    kill "${wg_pids[-1]}"; sleep 0.3
+    client_pin
+    RESULT[m,ours,up]=$(iperf 198.19.200.2 tcp1); RESULT[m,ours,down]=$(iperf 198.19.200.2 tcp1r)
+    client_unpin
+    stop_all_peers
+    ip -n "$A" link set "wv$tag" mtu 1500; ip -n "$B" link set "wu$tag" mtu 1500
+    printf 'm   path MTU 1300, TCP A->B / B->A: wireguard-go %s / %s Gbit/s, wg-wrap %s / %s Gbit/s (%s / %s)\n' \
+        "${RESULT[m,wg-go,up]}" "${RESULT[m,wg-go,down]}" "${RESULT[m,ours,up]}" "${RESULT[m,ours,down]}" \
+        "$(ratio "${RESULT[m,ours,up]}" "${RESULT[m,wg-go,up]}")" "$(ratio "${RESULT[m,ours,down]}" "${RESULT[m,wg-go,down]}")"
+fi
+
 # (d) wg-wrap <-> wg-wrap: iperf3 -s inside a wg-wrap namespace in B
 want d || exit 0
 profile B "$KB" "$PA" "" 51820
@@ -349,6 +371,9 @@ if [ -n "${RESULT[bp,tcp1]:-}" ]; then
 fi
 echo "  4 streams / 1 stream (d)  $(ratio "${RESULT[d,tcp4]:-}" "${RESULT[d,tcp1]:-}")   target >= 1"
 echo "  (d)/(a)   $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[a,tcp1]:-}")   (distance to the wire)"
+if [ -n "${RESULT[m,ours,up]:-}" ]; then
+    echo "  path MTU 1300, wg-wrap / wireguard-go: A->B $(ratio "${RESULT[m,ours,up]}" "${RESULT[m,wg-go,up]}"), B->A $(ratio "${RESULT[m,ours,down]}" "${RESULT[m,wg-go,down]}")   target >= 0.5"
+fi
 if [ -n "${RESULT[f,wg-wrap]:-}" ]; then
     echo "  flooded/calm (f): wg-wrap ${RESULT[f,wg-wrap]}, wireguard-go ${RESULT[f,wireguard-go]}   target >= 0.5"
 fi

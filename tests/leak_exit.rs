@@ -27,15 +27,6 @@ fn engine_gone_within(net: &Net, limit: Duration) -> Duration {
     }
 }
 
-/// Files (not directories) under the runtime directory.
-fn runtime_files(net: &Net) -> Vec<String> {
-    common::snapshot(&net.sb.runtime.join("wg-wrap"))
-        .into_iter()
-        .filter(|(_, mode, _)| mode & 0o170000 != 0o040000)
-        .map(|(path, _, _)| path.display().to_string())
-        .collect()
-}
-
 fn host_mounts_of_wg_wrap() -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
@@ -78,7 +69,7 @@ fn sigint_and_sigterm_end_prog_as_without_wg_wrap_and_nothing_is_left() {
         assert_eq!(net.sb.processes(), [], "left behind after SIG{signal}");
     }
     assert_eq!(
-        runtime_files(&net),
+        net.sb.runtime_files(),
         Vec::<String>::new(),
         "runtime files left"
     );

@@ -17,6 +17,8 @@ pub struct Peer {
     /// When the last handshake completed, on the core's clock (boringtun
     /// forgets it once the session expires).
     pub handshake_at: Option<std::time::Duration>,
+    /// The peer's initiation was answered; its first data packet confirms it.
+    pub awaiting_confirmation: bool,
     /// When the core last restarted the handshakes of this expired peer.
     pub revived_at: Option<std::time::Duration>,
 }
@@ -61,6 +63,7 @@ impl Peers {
                 },
                 allowed_ips: p.allowed_ips.clone(),
                 handshake_at: None,
+                awaiting_confirmation: false,
                 revived_at: None,
             })
             .collect();

@@ -184,6 +184,15 @@ impl Sandbox {
 }
 
 impl Sandbox {
+    /// Files (not directories) under the user's wg-wrap runtime directory.
+    pub fn runtime_files(&self) -> Vec<String> {
+        snapshot(&self.runtime.join("wg-wrap"))
+            .into_iter()
+            .filter(|(_, mode, _)| mode & 0o170000 != 0o040000)
+            .map(|(path, _, _)| path.display().to_string())
+            .collect()
+    }
+
     /// Processes started from this sandbox (their environment names its
     /// HOME), whatever namespace they are in: pid and command line.
     pub fn processes(&self) -> Vec<(u32, String)> {
@@ -492,8 +501,10 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, Vec<u8>)> {
                 todo.push(entry.unwrap().path());
             }
             Vec::new()
-        } else {
+        } else if meta.is_file() {
             fs::read(&path).unwrap()
+        } else {
+            Vec::new() // a socket or a fifo: no contents to compare
         };
         out.push((path, meta.permissions().mode(), contents));
     }

@@ -127,7 +127,7 @@ impl Net {
         let letter = (b'a' + n as u8) as char;
         let ns = format!("ws{letter}{}", self.tag);
         run_ok(Command::new("ip").args(["netns", "add", &ns]));
-        let mut server = Server {
+        let server = Server {
             iface: format!("wg{letter}{}", self.tag),
             keys: Keys::generate(),
             veth_ip: format!("198.18.{n}.1"),
@@ -167,6 +167,15 @@ impl Net {
         );
         self.ip(&server.ns, &format!("link set {vb} up"));
         self.ip(&server.ns, "link set lo up");
+        self.servers.push(server);
+        self.start_wireguard_go(n);
+        n
+    }
+
+    /// Starts server `n`'s wireguard-go with its keys, addresses, routes and
+    /// the client as its peer (again, after [`Net::stop_server`]).
+    pub fn start_wireguard_go(&mut self, n: usize) {
+        let server = &self.servers[n];
         let child = Command::new("ip")
             .args([
                 "netns",
@@ -181,8 +190,7 @@ impl Net {
             .stderr(Stdio::null())
             .spawn()
             .expect("run wireguard-go");
-        server.child = Some(child);
-        self.servers.push(server);
+        self.servers[n].child = Some(child);
         let server = &self.servers[n];
         let sock = format!("/var/run/wireguard/{}.sock", server.iface);
         let start = Instant::now();
@@ -227,7 +235,15 @@ impl Net {
                 &format!("{CLIENT_TUN}/32,{CLIENT_TUN6}/128"),
             ],
         );
-        n
+    }
+
+    /// Stops server `n`'s wireguard-go: its interface, sessions and routes go.
+    pub fn stop_server(&mut self, n: usize) {
+        if let Some(mut child) = self.servers[n].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let _ = std::fs::remove_file(format!("/var/run/wireguard/{}.sock", self.servers[n].iface));
     }
 
     /// `wg set IFACE ARGS` for server `n`'s wireguard-go.
@@ -256,11 +272,8 @@ impl Net {
 
     /// Stops the server's wireguard-go (the tunnel then reaches nothing).
     pub fn stop_wireguard_go(&mut self) {
-        for server in &mut self.servers {
-            if let Some(mut child) = server.child.take() {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+        for n in 0..self.servers.len() {
+            self.stop_server(n);
         }
     }
 

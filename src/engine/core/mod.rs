@@ -10,8 +10,12 @@
 //!   mac2 get a cookie reply and nothing else;
 //! - a peer's endpoint moves only to the source of a packet that
 //!   authenticated: a data packet (or keepalive) that decrypted, or a
-//!   handshake that completed. Cookie replies, failed handshakes, replays
-//!   and anything unauthenticated change no peer state;
+//!   response that completed our initiation. Not an initiation: a valid one
+//!   proves nothing until the initiator's first data packet (an old one,
+//!   replayed after the engine restarted, is valid again to a fresh engine),
+//!   so it only gets its response, sent where it came from. Cookie replies,
+//!   failed handshakes, replays and anything unauthenticated change no peer
+//!   state;
 //! - a decrypted packet reaches the TUN only when its inner source is in
 //!   the sending peer's AllowedIPs.
 //!
@@ -161,11 +165,11 @@ impl Core {
                 let index = half
                     .ok()
                     .and_then(|h| peers.by_public_key(&h.peer_static_public));
-                (index, Kind::Handshake)
+                (index, Kind::Initiation)
             }
             Packet::HandshakeResponse(p) => {
                 self.counters.key_exchanges += 1;
-                (self.peers.by_receiver(p.receiver_idx), Kind::Handshake)
+                (self.peers.by_receiver(p.receiver_idx), Kind::Response)
             }
             Packet::PacketCookieReply(p) => (self.peers.by_receiver(p.receiver_idx), Kind::Cookie),
             Packet::PacketData(p) => (self.peers.by_receiver(p.receiver_idx), Kind::Data),
@@ -180,16 +184,19 @@ impl Core {
             // initiation, a keepalive (type 4). Under load, boringtun may
             // answer with a cookie reply (type 3): not a completed handshake.
             TunnResult::WriteToNetwork(reply) => {
-                let completed = kind == Kind::Handshake && reply.first() != Some(&3);
-                if !completed {
+                let answered = kind != Kind::Cookie && reply.first() != Some(&3);
+                if !answered {
                     self.counters.cookie_replies += 1;
+                }
+                if answered && kind == Kind::Initiation {
+                    peer.awaiting_confirmation = true;
                 }
                 let reply = Received::Reply {
                     len: reply.len(),
                     to: from,
-                    flush: completed.then_some(index),
+                    flush: answered.then_some(index),
                 };
-                (reply, completed)
+                (reply, answered && kind == Kind::Response)
             }
             TunnResult::WriteToTunnelV4(p, src) => {
                 (self.peers.check(index, p.len(), IpAddr::V4(src)), true)
@@ -205,7 +212,8 @@ impl Core {
             let peer = &mut self.peers.list[index];
             // Roaming: an authenticated packet's source is the peer's endpoint.
             peer.endpoint = Some(from);
-            if kind == Kind::Handshake {
+            // Our initiation answered, or the first data after theirs.
+            if kind == Kind::Response || std::mem::take(&mut peer.awaiting_confirmation) {
                 peer.handshake_at = Some(self.now);
             }
         }
@@ -286,7 +294,8 @@ impl Core {
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    Handshake,
+    Initiation,
+    Response,
     Cookie,
     Data,
 }

@@ -587,3 +587,45 @@ fn the_last_handshake_is_remembered_after_the_session_expires() {
     let age = w.a.core.handshake_age(0).unwrap();
     assert!(age >= Duration::from_secs(600), "{age:?}");
 }
+
+/// An initiation B once sent, replayed to a restarted A (which no longer
+/// remembers B's timestamps, so it is valid again): A answers it where it
+/// came from, but its endpoint stays and its tunnel carries on.
+#[test]
+fn an_old_initiation_replayed_to_a_restarted_engine_moves_nothing() {
+    let mut w = World::new("");
+    w.handshake();
+    let mut out = vec![0u8; 2048];
+    let TunnResult::WriteToNetwork(old) = w.b.core.peers.list[0]
+        .tunn
+        .format_handshake_initiation(&mut out, true)
+    else {
+        panic!("no initiation");
+    };
+    let old = old.to_vec();
+    // A restarts, and handshakes with B afresh.
+    let a_conf = profile(
+        A_KEY,
+        B_KEY,
+        "198.19.0.1/32",
+        "Endpoint = 198.18.0.1:51820\n",
+    );
+    w.a.core = Core::new(&a_conf, w.now);
+    w.now += Duration::from_secs(1);
+    w.tick(Duration::ZERO);
+    assert!(w.both_ways(b"after the restart"));
+    let b = w.b.addr;
+    w.inject(attacker(), w.a.addr, old);
+    assert_eq!(
+        w.count(2, w.a.addr),
+        1,
+        "the replay was not answered at all"
+    );
+    assert_eq!(
+        w.a_endpoint(),
+        Some(b),
+        "the endpoint moved to the replayer"
+    );
+    assert!(w.both_ways(b"still to B"));
+    assert!(w.seen.iter().all(|d| d.to != attacker() || d.bytes[0] == 2));
+}
