@@ -22,7 +22,7 @@ pub fn parse<T: FromArgs>(name: &str, args: &[OsString]) -> Result<Parsed<T>, Er
     match T::from_args(&[name], &strs) {
         Ok(parsed) => Ok(Parsed::Run(parsed)),
         Err(exit) if exit.status.is_ok() => {
-            print!("{}", with_version_line(&exit.output));
+            wg_wrap::log::out(with_version_line(&exit.output));
             Ok(Parsed::Helped)
         }
         Err(exit) => {

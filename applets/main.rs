@@ -61,13 +61,13 @@ pub fn find(name: &str) -> Option<(&'static str, Main)> {
 pub fn run(name: &'static str, main: Main, args: Vec<OsString>) -> u8 {
     log::init(name);
     if args.first().is_some_and(|a| a == "--version") {
-        println!("{name} {}", env!("CARGO_PKG_VERSION"));
+        wg_wrap::outln!("{name} {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
     match main(name, args) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("{name}: {err}");
+            wg_wrap::log::err(format_args!("{name}: {err}"));
             err.code()
         }
     }
@@ -84,10 +84,10 @@ fn main() -> ExitCode {
     let code = match find(&base) {
         Some((name, main)) => run(name, main, args),
         None => {
-            eprintln!(
+            wg_wrap::log::err(format_args!(
                 "wg-wrap: unknown applet \"{base}\" (run as one of: {})",
                 names().join(", ")
-            );
+            ));
             wg_wrap::error::EXIT_FAILURE
         }
     };

@@ -67,13 +67,16 @@ fn list(runtime: &std::path::Path, json: bool) {
     if json {
         let items: Vec<String> = namespaces.iter().map(Namespace::json).collect();
         let stale: Vec<String> = listing.stale.iter().map(|(n, _)| wg_wrap::status::json_string(n)).collect();
-        println!("{{\"pins\":[{}],\"stale\":[{}]}}", items.join(","), stale.join(","));
+        wg_wrap::outln!("{{\"pins\":[{}],\"stale\":[{}]}}", items.join(","), stale.join(","));
         return;
     }
     for namespace in &namespaces {
-        println!("{}", namespace.line());
+        wg_wrap::outln!("{}", namespace.line());
     }
     for (stale, _) in &listing.stale {
-        println!("{stale} stale (its engine is gone): removed");
+        wg_wrap::outln!(
+            "{} stale (its engine is gone): removed",
+            wg_wrap::status::printable(stale)
+        );
     }
 }

@@ -114,14 +114,14 @@ pub fn main(name: &str, mut args: Vec<OsString>) -> Result<u8, Error> {
     match opts.command {
         Command_::Genkey(_) => {
             let key = SecretKey::generate().map_err(|e| Error::sys("generate a key", e))?;
-            println!("{}", key.to_base64());
+            wg_wrap::outln!("{}", key.to_base64());
             return Ok(0);
         }
         Command_::Pubkey(_) => {
             let text = conf::read_text(std::io::stdin().lock().take(1024), "standard input")?;
             let key = SecretKey::parse(text.trim())
                 .map_err(|p| Error::new(format!("standard input: private key {p}")).hint(conf::KEY_HINT))?;
-            println!("{}", key.public_key());
+            wg_wrap::outln!("{}", key.public_key());
             return Ok(0);
         }
         _ => {}
@@ -133,13 +133,13 @@ pub fn main(name: &str, mut args: Vec<OsString>) -> Result<u8, Error> {
         Command_::List(list) => list_profiles(&store, list.long)?,
         Command_::Show(show) => {
             let text = store.read(&show.name)?;
-            print!("{}", profile::redact(&text));
+            wg_wrap::log::out(profile::redact(&text));
         }
         Command_::Edit(edit) => edit_profile(&store, &edit.name)?,
         Command_::Remove(remove) => store.remove(&remove.name)?,
         Command_::Path(path) => {
             store.read(&path.name)?;
-            println!("{}", store.path(&path.name).display());
+            wg_wrap::outln!("{}", store.path(&path.name).display());
         }
     }
     Ok(0)

@@ -25,6 +25,11 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     };
     let next = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
     chain::check_link(&next, &["wg-exec", "wg-pin"])?;
+    // wg-up holds the keys while it waits for the handshake: no core dump,
+    // no ptrace or /proc/PID/mem for a program of the same uid (exec makes
+    // the next link dumpable again; it holds no key).
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| Error::sys("make wg-up non-dumpable", e))?;
     let conf = chain::take_conf()?;
     let udp = chain::take_fd(chain::UDP_FD, "wg-unshare")?;
     let profile = std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string());

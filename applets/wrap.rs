@@ -63,12 +63,12 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         let help = crate::help(&applet).ok_or_else(|| {
             Error::new(format!("unknown applet \"{applet}\"")).hint(format!("applets: {}", crate::names().join(", ")))
         })?;
-        print!("{}", crate::man::page(&applet, &help, env!("CARGO_PKG_VERSION")));
+        wg_wrap::log::out(crate::man::page(&applet, &help, env!("CARGO_PKG_VERSION")));
         return Ok(0);
     }
     if opts.list {
         for applet in crate::names() {
-            println!("{applet}");
+            wg_wrap::outln!("{applet}");
         }
         return Ok(0);
     }
@@ -85,7 +85,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     if rest.first().is_some_and(|a| a == "doctor") {
         let checks = wg_wrap::doctor::run();
         for check in &checks {
-            println!("{}", check.line());
+            wg_wrap::outln!("{}", check.line());
         }
         let failed = checks.iter().any(|c| c.verdict == wg_wrap::doctor::Verdict::Fail);
         return Ok(if failed { wg_wrap::error::EXIT_FAILURE } else { 0 });
@@ -150,7 +150,7 @@ fn status(only: Option<String>) -> Result<u8, Error> {
         {
             continue;
         }
-        println!("{}", Namespace::read(&runtime, pin_name, entry).line());
+        wg_wrap::outln!("{}", Namespace::read(&runtime, pin_name, entry).line());
         shown += 1;
     }
     if let Some(only) = only

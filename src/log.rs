@@ -37,13 +37,35 @@ pub fn level() -> u8 {
 /// `wg-up: warning: ...`, shown unless quiet.
 pub fn warn(message: impl std::fmt::Display) {
     if level() >= 1 {
-        eprintln!("{}: warning: {message}", applet());
+        err(format_args!("{}: warning: {message}", applet()));
     }
 }
 
 /// `wg-up: ...`, shown only when verbose.
 pub fn info(message: impl std::fmt::Display) {
     if level() >= 2 {
-        eprintln!("{}: {message}", applet());
+        err(format_args!("{}: {message}", applet()));
     }
+}
+
+/// One line on stderr. A stderr that is closed (`2>&1 | head -c 10`) loses
+/// it: `eprintln!` would panic and turn the exit status into 101.
+pub fn err(line: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Text on stdout, as `print!`, but a closed stdout (`wg-pin --list | head
+/// -1`) loses the rest instead of panicking.
+pub fn out(text: impl std::fmt::Display) {
+    use std::io::Write;
+    let _ = write!(std::io::stdout(), "{text}");
+}
+
+/// `println!` that never panics: see [`out`].
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::log::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
 }

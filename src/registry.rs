@@ -85,6 +85,9 @@ pub fn socket_path(runtime: &Path, pid: u32) -> PathBuf {
     runtime.join(format!("engine-{pid}.sock"))
 }
 
+/// An entry is a few short lines.
+const MAX_ENTRY: i64 = 4096;
+
 /// A directory of entries: `live/` or `pins/` under the runtime directory.
 pub struct Dir {
     path: PathBuf,
@@ -113,16 +116,29 @@ impl Dir {
         self.path.join(name)
     }
 
-    /// Reads entry NAME: `Ok(None)` when there is none.
+    /// Reads entry NAME: `Ok(None)` when there is none, or when NAME is not
+    /// a small regular file (a FIFO, a symlink, a device: whatever a
+    /// program could leave there, it is opened without blocking or
+    /// following a link, and not read).
     pub fn read(&self, name: &str) -> Result<Option<Entry>> {
-        match fs::read_to_string(self.path(name)) {
-            Ok(text) => Ok(Entry::parse(&text)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::sys(
-                format_args!("read {}", self.path(name).display()),
-                e,
-            )),
+        use rustix::fs::{FileType, Mode, OFlags};
+        let path = self.path(name);
+        let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let fd = match rustix::fs::open(&path, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT | rustix::io::Errno::LOOP) => return Ok(None),
+            Err(e) => return Err(Error::sys(format_args!("read {}", path.display()), e)),
+        };
+        let stat = rustix::fs::fstat(&fd).map_err(|e| Error::sys("read the registry", e))?;
+        if FileType::from_raw_mode(stat.st_mode) != FileType::RegularFile
+            || stat.st_size > MAX_ENTRY
+        {
+            return Ok(None);
         }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut fs::File::from(fd), &mut text)
+            .map_err(|e| Error::sys(format_args!("read {}", path.display()), e))?;
+        Ok(Entry::parse(&text))
     }
 
     /// Adds entry NAME; fails if a live one exists (a stale one is replaced).

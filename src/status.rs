@@ -81,8 +81,8 @@ impl Namespace {
         let now = registry::now();
         let mut line = format!(
             "{} profile={} engine={} age={}",
-            self.name.as_deref().unwrap_or("-"),
-            self.entry.profile,
+            printable(self.name.as_deref().unwrap_or("-")),
+            printable(&self.entry.profile),
             self.entry.engine_pid,
             duration(self.entry.age_secs())
         );
@@ -94,8 +94,8 @@ impl Namespace {
             };
             line.push_str(&format!(
                 " peer={} endpoint={} handshake={handshake} rx={} tx={}",
-                peer.public_key,
-                peer.endpoint.as_deref().unwrap_or("-"),
+                printable(&peer.public_key),
+                printable(peer.endpoint.as_deref().unwrap_or("-")),
                 peer.rx_bytes,
                 peer.tx_bytes
             ));
@@ -135,6 +135,21 @@ impl Namespace {
     }
 }
 
+/// `text` with control characters (a terminal's escape sequences among
+/// them) shown as `\xNN`: registry entries and names come from files a
+/// program inside could have written.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.push_str(&format!("\\x{:02x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `90s`, `5m`, `3h`, `2d`.
 pub fn duration(secs: u64) -> String {
     match secs {
@@ -153,7 +168,7 @@ pub fn json_string(text: &str) -> String {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }

@@ -183,3 +183,22 @@ fn man_pages_match_the_help_of_every_applet() {
         .is_ok()
     );
 }
+
+/// Output to a pipe whose reader is gone loses the text, not the exit status:
+/// a failure is still 125 (not a panic's 101) and a listing still 0.
+#[test]
+fn a_closed_pipe_changes_no_exit_status() {
+    let sb = Sandbox::new();
+    let wrap = sb.bin.join("wg-wrap");
+    let script = format!(
+        "( sleep 0.3; {w} no-such-profile -- true; echo $? > {h}/failed; {w} --list; echo $? > {h}/listed ) 2>&1 | true; sleep 1",
+        w = wrap.display(),
+        h = sb.home.display()
+    );
+    common::Cmd::from(&sb, std::path::Path::new("/bin/sh"))
+        .args(["-c", &script])
+        .run();
+    let read = |name: &str| fs::read_to_string(sb.home.join(name)).unwrap_or_default();
+    assert_eq!(read("failed").trim(), "125");
+    assert_eq!(read("listed").trim(), "0");
+}

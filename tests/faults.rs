@@ -349,6 +349,24 @@ fn five_minutes_of_traffic_cross_two_rekeys_without_a_stall_or_growth() {
         .filter(|l| l.contains(" 0.00 Bytes"))
         .collect();
     assert!(stalled.is_empty(), "seconds without traffic: {stalled:?}");
+    // The session began at 0 s; 310 s later a handshake under 100 s old can
+    // only be a rekey (at about 120 s, then 240 s).
+    let shown = net.sh(
+        &net.server_ns,
+        &format!("wg show {} latest-handshakes", net.wg_iface),
+    );
+    let last: u64 = shown
+        .split_whitespace()
+        .nth(1)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    assert!(
+        now.as_secs().saturating_sub(last) < 100,
+        "no rekey: {shown}"
+    );
     eprintln!("engine after 10 s: {rss0} kB, {fds0} fds; then every 10 s: {samples:?}");
     for (rss, fds) in samples {
         assert!(rss * 10 <= rss0 * 11, "RSS grew from {rss0} to {rss} kB");

@@ -85,3 +85,33 @@ fn keys_are_nowhere_prog_can_read() {
         );
     }
 }
+
+/// While wg-up (and the engine it forked) hold the keys and wait for a
+/// handshake that does not come, neither is dumpable: their /proc files
+/// belong to root, so a program of the same uid can neither read their
+/// memory nor ptrace them, and a signal leaves no core with the key.
+#[test]
+fn the_links_that_hold_keys_are_not_dumpable_while_they_wait() {
+    let mut net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    net.stop_wireguard_go();
+    let running = net
+        .wrap(&["--handshake-timeout", "5", "vpn", "--", "true"])
+        .spawn();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
+    let mut holders = Vec::new();
+    while holders.len() < 2 && std::time::Instant::now() < deadline {
+        holders = (net.sb.processes().into_iter())
+            .filter(|(_, cmd)| cmd.starts_with("wg-up"))
+            .map(|(pid, _)| pid)
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(holders.len(), 2, "wg-up and its engine were not both seen");
+    for pid in holders {
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(format!("/proc/{pid}/mem")).map(|m| m.uid());
+        assert_eq!(owner.ok(), Some(0), "process {pid} is dumpable");
+    }
+    running.wait();
+}

@@ -392,3 +392,40 @@ time.sleep(4)";
     holder.wait().ok();
     net.cmd("wg-pin").args(["--remove", "held"]).run().ok();
 }
+
+/// What a program (same uid) may leave in the pins directory: a FIFO, a
+/// symlink, an entry whose name and fields carry terminal escape sequences.
+/// Listing neither hangs nor prints the escapes, and the pinned engine (which
+/// looks at its pin every few seconds) keeps forwarding.
+#[test]
+fn junk_in_the_pins_directory_neither_hangs_nor_reaches_the_terminal() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "junk");
+    let script = "set -e
+        pins=$XDG_RUNTIME_DIR/wg-wrap/pins
+        mkfifo \"$pins/zz-fifo\"
+        ln -s /dev/zero \"$pins/zz-link\"
+        printf 'engine_pid=1\\nstart_time=1\\nnetns=1\\nprofile=\\033]0;owned\\007\\ncreated=1\\n' > \"$pins/$(printf '\\033[31mred')\"";
+    common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+        .args(["-c", script])
+        .run()
+        .ok();
+    let wg_pin = net.sb.bin.join("wg-pin");
+    let list = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/timeout"))
+        .in_netns(&net.host_ns)
+        .arg("10")
+        .arg(&wg_pin)
+        .arg("--list")
+        .run();
+    let text = list.ok();
+    assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+    assert!(text.contains("\\x1b[31mred stale"), "{text:?}");
+    // Past the engine's next look at its pin (every 5 s).
+    std::thread::sleep(Duration::from_secs(6));
+    let fetch = net.wrap(&["--join", "junk", "--", "curl", "-sS", "--max-time", "5"]);
+    assert_eq!(
+        fetch.arg("http://198.19.0.1:8000/token").run().ok(),
+        "pinned-token\n"
+    );
+    net.cmd("wg-pin").args(["--remove", "junk"]).run().ok();
+}

@@ -316,3 +316,18 @@ fn genkey_and_pubkey_agree_with_wireguard_tools() {
             "wg-profile: standard input: private key is 6 bytes long",
         );
 }
+
+/// A FIFO nothing writes to, given as the profile: one line and 125, not a
+/// hang.
+#[test]
+fn a_fifo_nobody_writes_to_is_refused() {
+    let sb = Sandbox::new();
+    let fifo = sb.home.join("profile.conf");
+    common::net::run_ok(std::process::Command::new("mkfifo").arg(&fifo));
+    sb.chown(&fifo);
+    sb.cmd("wg-wrap")
+        .arg(&fifo)
+        .args(["--", "true"])
+        .run()
+        .fails(125, "it is a FIFO and nothing wrote to it within 5 s");
+}

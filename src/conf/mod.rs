@@ -76,11 +76,25 @@ const PEER_KEYS: &str = "PublicKey, PresharedKey, AllowedIPs, Endpoint, Persiste
 
 /// Reads a profile file: at most [`MAX_SIZE`] bytes of UTF-8 text.
 pub fn read_file(path: &Path) -> Result<String> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let shown = path.display();
-    let file = std::fs::File::open(path)
+    // Without blocking: a FIFO nobody writes to would hang the open.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
         .map_err(|e| Error::sys(format_args!("read profile {shown}"), e))?;
     let meta = file
         .metadata()
+        .map_err(|e| Error::sys(format_args!("read profile {shown}"), e))?;
+    if meta.file_type().is_fifo() && !writer_within(&file, FIFO_WAIT) {
+        return Err(Error::new(format!(
+            "cannot read profile {shown}: it is a FIFO and nothing wrote to it within {} s",
+            FIFO_WAIT.as_secs()
+        ))
+        .hint("give a profile file, or write the profile into the FIFO"));
+    }
+    rustix::io::ioctl_fionbio(&file, false)
         .map_err(|e| Error::sys(format_args!("read profile {shown}"), e))?;
     if meta.is_dir() {
         return Err(
@@ -92,6 +106,21 @@ pub fn read_file(path: &Path) -> Result<String> {
         return Err(too_big(&shown.to_string()));
     }
     read_text(file, &shown.to_string())
+}
+
+/// How long a FIFO (or a pipe, as `<(...)` gives) may take to bring data.
+const FIFO_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Whether something was written to (or closed by a writer of) `fifo`
+/// within `wait`.
+fn writer_within(fifo: &std::fs::File, wait: std::time::Duration) -> bool {
+    use rustix::event::{PollFd, PollFlags, Timespec, poll};
+    let mut fds = [PollFd::new(fifo, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: wait.as_secs() as i64,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&timeout)).is_ok_and(|n| n > 0)
 }
 
 /// Reads profile text from any reader (a file, standard input), refusing more
