@@ -28,8 +28,14 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         Some(pin_name) => pin::join(pin_name, &runtime::dir()?)?,
         None => tunnel::check_live()?,
     }
+    // Pinned by wg-pin just now: if PROG cannot run, nothing asked for the pin.
+    let just_pinned = std::env::var(chain::PIN).ok();
     chain::clear_vars();
     chain::cloexec_all_but_stdio()?;
     caps::drop_all_for_prog()?;
-    Err(chain::exec_prog(&prog))
+    let err = chain::exec_prog(&prog);
+    if let (Some(pin_name), Ok(runtime)) = (just_pinned, runtime::dir()) {
+        let _ = pin::remove(&pin_name, &runtime);
+    }
+    Err(err)
 }

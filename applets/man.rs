@@ -36,13 +36,13 @@ fn extra(applet: &str) -> Extra {
         },
         "wg-exec" => Extra {
             exit: CHAIN_EXIT,
-            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_IFACE, then removes every WG_WRAP_* variable before PROG runs.",
+            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_IFACE, and WG_WRAP_PIN (set by wg-pin: when PROG cannot be executed, that pin is removed), then removes every WG_WRAP_* variable before PROG runs.",
             files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME, read by --join.",
             examples: "wg-exec --join dl -- bash",
         },
         "wg-pin" => Extra {
             exit: CHAIN_EXIT,
-            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_PROFILE (set by wg-up and wg-unshare).",
+            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_PROFILE (set by wg-up and wg-unshare); sets WG_WRAP_PIN for wg-exec.",
             files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME. As real root also /run/netns/NAME.",
             examples: "wg-unshare work wg-up wg-pin dl wg-exec true\nwg-pin --list\nwg-pin --list --json\nwg-pin --remove dl",
         },

@@ -53,7 +53,10 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         Dir::pins(&runtime).remove(&pin_name);
         return Err(e);
     }
-    Err(chain::exec_link(&next, &["wg-exec"]))
+    chain::set(chain::PIN, &*pin_name);
+    let err = chain::exec_link(&next, &["wg-exec"]);
+    let _ = pin::remove(&pin_name, &runtime);
+    Err(err)
 }
 
 /// Prints the live pins, and each stale one once (it is removed).

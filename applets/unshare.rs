@@ -30,6 +30,10 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     };
     let next = chain::strip_dashes(next.to_vec());
     chain::check_link(&next, &["wg-up"])?;
+    // From before the profile is read until the exec: no core dump, no
+    // ptrace or /proc/PID/mem for a program of the same uid.
+    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+        .map_err(|e| Error::sys("make wg-unshare non-dumpable", e))?;
     let profile_arg = profile_arg.to_str().ok_or_else(|| {
         Error::new("PROFILE is not valid UTF-8").hint("rename the profile file")
     })?;
@@ -60,7 +64,9 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         ProfileRef::File(_) => Some(loaded.path.as_path()),
         ProfileRef::Named(_) => None,
     };
+    let cwd = std::env::current_dir().ok();
     ns::hide_profiles(store.root(), file)?;
+    ns::reenter_cwd(cwd);
     ns::setup_dns(&dns, &runtime.join(format!("mnt-{}", std::process::id())))?;
     caps::keep_across_exec(caps::CHAIN)?;
     chain::pass_fd(chain::UDP_FD, &udp)?;

@@ -26,6 +26,10 @@ pub const PROFILE: &str = "WG_WRAP_PROFILE";
 pub const ENGINE_PID: &str = "WG_WRAP_ENGINE_PID";
 /// Name of the TUN interface. Set by wg-up, for wg-pin and wg-exec.
 pub const IFACE: &str = "WG_WRAP_IFACE";
+/// The name wg-pin just pinned the namespace as. Set by wg-pin, read by
+/// wg-exec: when PROG cannot be executed, the pin is removed again (it would
+/// keep an engine nobody asked for).
+pub const PIN: &str = "WG_WRAP_PIN";
 /// Prefix of every chain variable; wg-exec removes them all before PROG runs.
 pub const PREFIX: &str = "WG_WRAP_";
 

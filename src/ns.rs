@@ -40,9 +40,24 @@ pub fn unshare(map_root: bool) -> Result<()> {
     let write = |path: &str, text: String| {
         fs::write(path, text).map_err(|e| Error::sys(format_args!("write {path}"), e))
     };
-    write("/proc/self/setgroups", "deny".into())?;
-    write("/proc/self/uid_map", format!("{inside} {uid} 1"))?;
-    write("/proc/self/gid_map", format!("{gid_inside} {gid} 1"))?;
+    // The maps are files of /proc/self, which belong to root while the
+    // process is non-dumpable (as wg-unshare is, holding the keys): dumpable
+    // for the three writes, and not again right after.
+    let dumpable = |on: bool| {
+        use rustix::process::{DumpableBehavior, set_dumpable_behavior};
+        let how = if on {
+            DumpableBehavior::Dumpable
+        } else {
+            DumpableBehavior::NotDumpable
+        };
+        set_dumpable_behavior(how).map_err(|e| Error::sys("set whether wg-unshare is dumpable", e))
+    };
+    dumpable(true)?;
+    let written = write("/proc/self/setgroups", "deny".into())
+        .and_then(|()| write("/proc/self/uid_map", format!("{inside} {uid} 1")))
+        .and_then(|()| write("/proc/self/gid_map", format!("{gid_inside} {gid} 1")));
+    dumpable(false)?;
+    written?;
     rustix::mount::mount_change(
         "/",
         MountPropagationFlags::REC | MountPropagationFlags::PRIVATE,
@@ -87,11 +102,17 @@ fn mask_dir(dir: &Path, read_only: bool) -> Result<()> {
 /// Hides the profiles: an empty read-only tmpfs over the store, and
 /// /dev/null (read-only) over a profile given by path.
 pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<()> {
+    // Compared and masked as resolved (`..`, symlinks): `store/../../x.conf`
+    // is not in the store, whatever its spelling.
+    let resolved = profile_file.map(|f| f.canonicalize().unwrap_or_else(|_| f.to_path_buf()));
+    let store = store_root
+        .canonicalize()
+        .unwrap_or_else(|_| store_root.to_path_buf());
     if store_root.is_dir() {
         mask_dir(store_root, true)?;
     }
-    if let Some(file) = profile_file
-        && !file.starts_with(store_root)
+    if let Some(file) = resolved.as_deref()
+        && !file.starts_with(&store)
     {
         let fail = |e| Error::sys(format_args!("hide {}", file.display()), e);
         rustix::mount::mount_bind("/dev/null", file).map_err(fail)?;
@@ -99,6 +120,26 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<(
             .map_err(fail)?;
     }
     Ok(())
+}
+
+/// Enters the working directory `cwd` again by its path, so that what was
+/// masked since (the profile store) is seen masked: a directory kept open
+/// would still show what lies under the mask. Where the path is gone
+/// inside: $HOME, with a warning.
+pub fn reenter_cwd(cwd: Option<PathBuf>) {
+    let Some(cwd) = cwd else {
+        return;
+    };
+    if std::env::set_current_dir(&cwd).is_ok() {
+        return;
+    }
+    let home = std::env::var_os("HOME").map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    log::warn(format_args!(
+        "the working directory {} is hidden inside: starting in {}",
+        cwd.display(),
+        home.display()
+    ));
+    let _ = std::env::set_current_dir(&home);
 }
 
 /// How DNS will work inside, decided on the host side before any mount.

@@ -83,7 +83,8 @@ pub fn find(name: &str, runtime: &Path) -> Result<Entry> {
     Err(Error::new(format!("no pinned namespace \"{name}\"")).hint(hint))
 }
 
-/// Enters pin NAME's user, network and mount namespaces (keeping the cwd).
+/// Enters pin NAME's user, network and mount namespaces (and the cwd again,
+/// by path: see `ns::reenter_cwd`).
 /// Must run while the process has one thread.
 pub fn join(name: &str, runtime: &Path) -> Result<()> {
     let entry = find(name, runtime)?;
@@ -100,12 +101,7 @@ pub fn join(name: &str, runtime: &Path) -> Result<()> {
                 .hint("run the command again")
         }));
     }
-    let cwd = rustix::fs::open(
-        ".",
-        rustix::fs::OFlags::PATH | rustix::fs::OFlags::CLOEXEC,
-        rustix::fs::Mode::empty(),
-    )
-    .ok();
+    let cwd = std::env::current_dir().ok();
     rustix::thread::move_into_thread_name_spaces(
         rustix::fd::AsFd::as_fd(&pidfd),
         ThreadNameSpaceType::USER | ThreadNameSpaceType::NETWORK | ThreadNameSpaceType::MOUNT,
@@ -114,9 +110,7 @@ pub fn join(name: &str, runtime: &Path) -> Result<()> {
         Error::sys(format_args!("join \"{name}\""), e)
             .hint("only the user who pinned a namespace can join it")
     })?;
-    if let Some(cwd) = cwd {
-        let _ = rustix::process::fchdir(&cwd);
-    }
+    crate::ns::reenter_cwd(cwd);
     let netns = rustix::fs::stat("/proc/self/ns/net")
         .map(|s| s.st_ino)
         .unwrap_or(0);

@@ -115,3 +115,64 @@ fn the_links_that_hold_keys_are_not_dumpable_while_they_wait() {
     }
     running.wait();
 }
+
+/// Started from inside the profile store (or from a directory below it),
+/// PROG finds the store masked all the same: the working directory is
+/// entered again by path after the mask, for a new namespace and a join.
+#[test]
+fn a_working_directory_inside_the_store_shows_the_mask() {
+    let mut net = Net::with_wireguard_go_server();
+    net.start_httpd("token", 1);
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    let store = net.sb.store();
+    let profiles = store.join("profiles");
+    let look = "pwd; ls -A; cat profiles/vpn.conf vpn.conf 2>/dev/null; true";
+    let fresh = net
+        .wrap(&["vpn", "--", "sh", "-c", look])
+        .current_dir(&store)
+        .run();
+    assert_eq!(fresh.ok(), format!("{}\n", store.display()), "{fresh:?}");
+    net.wrap(&["--pin", "cwd", "vpn", "--", "true"]).run().ok();
+    let joined = net
+        .wrap(&["--join", "cwd", "--", "sh", "-c", look])
+        .current_dir(&store)
+        .run();
+    assert_eq!(joined.ok(), format!("{}\n", store.display()), "{joined:?}");
+    for args in [&["vpn", "--"][..], &["--join", "cwd", "--"]] {
+        let deeper = net
+            .wrap(args)
+            .args(["sh", "-c", look])
+            .current_dir(&profiles)
+            .run();
+        assert_eq!(
+            deeper.ok(),
+            format!("{}\n", net.sb.home.display()) + ".config\n"
+        );
+        assert!(
+            deeper.stderr.contains("is hidden inside: starting in"),
+            "{deeper:?}"
+        );
+    }
+    net.cmd("wg-pin").args(["--remove", "cwd"]).run().ok();
+}
+
+/// A profile given by a path that only seems to lie in the store
+/// (`store/../../work.conf`) is masked as the file it really is.
+#[test]
+fn a_profile_path_through_the_store_is_masked_as_resolved() {
+    let mut net = Net::with_wireguard_go_server();
+    net.start_httpd("token", 1);
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    let file = net
+        .sb
+        .user_file("work.conf", net.profile("198.19.0.0/24"), 0o600);
+    let spelled = net.sb.store().join("../../work.conf");
+    let out = net
+        .wrap(&[spelled.to_str().unwrap(), "--", "cat"])
+        .arg(&file)
+        .run();
+    assert!(
+        !out.ok().contains("PrivateKey"),
+        "the key was readable: {out:?}"
+    );
+}

@@ -429,3 +429,20 @@ fn junk_in_the_pins_directory_neither_hangs_nor_reaches_the_terminal() {
     );
     net.cmd("wg-pin").args(["--remove", "junk"]).run().ok();
 }
+
+/// A chain that fails after wg-pin (PROG not found) takes its pin, and the
+/// engine the pin would have kept, with it.
+#[test]
+fn a_pin_whose_prog_cannot_run_is_removed() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    net.wrap(&["--pin", "never", "vpn", "--", "no-such-program-x"])
+        .run()
+        .fails(127, "cannot execute \"no-such-program-x\": not found");
+    assert_eq!(net.cmd("wg-pin").arg("--list").run().ok(), "");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !net.sb.processes().is_empty() {
+        assert!(Instant::now() < deadline, "left: {:?}", net.sb.processes());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -331,6 +331,12 @@ impl Cmd {
         cmd
     }
 
+    /// Runs the command in `dir` (default: the user's HOME).
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = dir.into();
+        self
+    }
+
     /// Runs `argv` as root around the command (e.g. `unshare --mount sh -c ...`).
     pub fn root_pre(mut self, argv: &[&str]) -> Self {
         self.root_pre = argv.iter().map(OsString::from).collect();
