@@ -307,12 +307,7 @@ fn five_minutes_of_traffic_cross_two_rekeys_without_a_stall_or_growth() {
     net.wrap(&["--pin", "soak", "soak", "--", "true"])
         .run()
         .ok();
-    let list = net.cmd("wg-pin").arg("--list").run();
-    let engine = list
-        .ok()
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("engine="));
-    let engine = engine.expect("an engine pid").to_string();
+    let engine = net.pin_engine("soak");
     let argv = [
         "--join",
         "soak",
@@ -387,12 +382,7 @@ fn a_killed_engines_status_socket_is_removed_with_its_entry() {
     net.wrap(&["--pin", "killed", "vpn", "--", "true"])
         .run()
         .ok();
-    let list = net.cmd("wg-pin").arg("--list").run();
-    let engine = list
-        .ok()
-        .split_whitespace()
-        .find_map(|f| f.strip_prefix("engine="));
-    let engine = engine.expect("an engine pid").to_string();
+    let engine = net.pin_engine("killed");
     let socket = format!("engine-{engine}.sock");
     assert!(net.sb.runtime_files().iter().any(|f| f.ends_with(&socket)));
     net::run_ok(std::process::Command::new("kill").args(["-KILL", &engine]));

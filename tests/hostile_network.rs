@@ -130,7 +130,7 @@ fn a_flood_of_fake_initiations_from_another_user_does_not_starve_the_tunnel() {
         receiver_mbits(run.run().ok())
     };
     let calm = iperf("3");
-    let engine = pin_field(&net, "flood", "engine=")["engine=".len()..].to_string();
+    let engine = net.pin_engine("flood");
     let cpu = cpu_seconds(&engine);
     // 8 s of fake initiations (148 random bytes after 01 00 00 00) at
     // 60,000 a second from another user; the tunnel is measured from the 2nd

@@ -310,6 +310,21 @@ impl Net {
         self.sb.cmd(applet).in_netns(&self.host_ns)
     }
 
+    /// The engine pid `wg-pin --list` shows for pin `name`.
+    pub fn pin_engine(&self, name: &str) -> String {
+        let list = self.cmd("wg-pin").arg("--list").run();
+        let line = list
+            .ok()
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or("");
+        let pid = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("engine="));
+        pid.unwrap_or_else(|| panic!("no engine for {name} in {list:?}"))
+            .to_string()
+    }
+
     /// `wg-wrap ARGS...` as the test user inside the host netns.
     pub fn wrap(&self, args: &[&str]) -> Cmd {
         self.cmd("wg-wrap").args(args)

@@ -229,6 +229,19 @@ impl World {
         self.b.tun.last() == Some(&to_b) && self.a.tun.last() == Some(&to_a)
     }
 
+    /// A fresh handshake initiation from A (or B), not sent.
+    fn initiation(&mut self, from_a: bool) -> Vec<u8> {
+        let node = if from_a { &mut self.a } else { &mut self.b };
+        let mut out = vec![0u8; 2048];
+        match node.core.peers.list[0]
+            .tunn
+            .format_handshake_initiation(&mut out, true)
+        {
+            TunnResult::WriteToNetwork(init) => init.to_vec(),
+            other => panic!("no initiation: {other:?}"),
+        }
+    }
+
     /// Datagrams seen of WireGuard message `kind` (1 to 4) sent by `from`.
     fn count(&self, kind: u8, from: SocketAddr) -> usize {
         (self.seen.iter())
@@ -346,13 +359,7 @@ fn cookie_replies_change_nothing() {
         w.inject(attacker(), w.b.addr, init.clone());
     }
     let mut out = vec![0u8; 2048];
-    let TunnResult::WriteToNetwork(fresh) = w.a.core.peers.list[0]
-        .tunn
-        .format_handshake_initiation(&mut out, true)
-    else {
-        panic!("no initiation");
-    };
-    let fresh = fresh.to_vec();
+    let fresh = w.initiation(true);
     let Received::Reply { len, .. } = w.b.core.datagram(w.a.addr, &fresh, &mut out) else {
         panic!("B under load did not answer with a cookie");
     };
@@ -475,14 +482,7 @@ fn a_flood_of_fake_initiations_costs_no_key_exchange() {
 
     // A real peer still gets through under load: its initiation gets a
     // cookie, its next one carries mac2.
-    let mut out = vec![0u8; 2048];
-    let TunnResult::WriteToNetwork(first) = w.a.core.peers.list[0]
-        .tunn
-        .format_handshake_initiation(&mut out, true)
-    else {
-        panic!("no initiation");
-    };
-    let first = first.to_vec();
+    let first = w.initiation(true);
     w.inject(w.a.addr, b, first);
     assert!(
         w.seen.last().unwrap().bytes[0] == 3,
@@ -493,13 +493,7 @@ fn a_flood_of_fake_initiations_costs_no_key_exchange() {
     w.now += Duration::from_millis(10);
     w.a.core.set_time(w.now);
     w.b.core.set_time(w.now);
-    let TunnResult::WriteToNetwork(second) = w.a.core.peers.list[0]
-        .tunn
-        .format_handshake_initiation(&mut out, true)
-    else {
-        panic!("no initiation");
-    };
-    let second = second.to_vec();
+    let second = w.initiation(true);
     w.inject(w.a.addr, b, second);
     assert_eq!(
         w.count(2, b),
@@ -595,14 +589,7 @@ fn the_last_handshake_is_remembered_after_the_session_expires() {
 fn an_old_initiation_replayed_to_a_restarted_engine_moves_nothing() {
     let mut w = World::new("");
     w.handshake();
-    let mut out = vec![0u8; 2048];
-    let TunnResult::WriteToNetwork(old) = w.b.core.peers.list[0]
-        .tunn
-        .format_handshake_initiation(&mut out, true)
-    else {
-        panic!("no initiation");
-    };
-    let old = old.to_vec();
+    let old = w.initiation(false);
     // A restarts, and handshakes with B afresh.
     let a_conf = profile(
         A_KEY,
