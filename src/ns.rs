@@ -99,6 +99,42 @@ fn mask_dir(dir: &Path, read_only: bool) -> Result<()> {
         .map_err(|e| Error::sys(format_args!("hide {}", dir.display()), e))
 }
 
+/// Makes `path` (a file or directory) read-only where it is, keeping the
+/// flags the kernel locks on a mount inherited from a more privileged
+/// namespace (nosuid, nodev, noexec, atime): a remount without them fails.
+fn remount_read_only(path: &Path) -> rustix::io::Result<()> {
+    use rustix::fs::StatVfsMountFlags as Vfs;
+    let had = rustix::fs::statvfs(path)?.f_flag;
+    let mut flags = MountFlags::BIND | MountFlags::RDONLY;
+    for (vfs, mount) in [
+        (Vfs::NOSUID, MountFlags::NOSUID),
+        (Vfs::NODEV, MountFlags::NODEV),
+        (Vfs::NOEXEC, MountFlags::NOEXEC),
+        (Vfs::NOATIME, MountFlags::NOATIME),
+        (Vfs::NODIRATIME, MountFlags::NODIRATIME),
+        (Vfs::RELATIME, MountFlags::RELATIME),
+    ] {
+        if had.contains(vfs) {
+            flags |= mount;
+        }
+    }
+    rustix::mount::mount_remount(path, flags, "")
+}
+
+/// PROG's own view, made by wg-exec just before it drops its capabilities:
+/// a mount namespace of PROG's where the runtime directory (the pins, the
+/// engines' entries and status sockets) is read-only, so nothing PROG
+/// starts can forge or remove a pin. The engine, in the namespace this one
+/// was copied from, keeps writing there. Must run single-threaded.
+pub fn prog_view(runtime: &Path) -> Result<()> {
+    let fail = |e| Error::sys(format_args!("make {} read-only", runtime.display()), e);
+    // SAFETY: unshare changes only this (single-threaded) process's mount
+    // namespace; no Rust invariant depends on it.
+    unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }.map_err(fail)?;
+    rustix::mount::mount_bind(runtime, runtime).map_err(fail)?;
+    remount_read_only(runtime).map_err(fail)
+}
+
 /// Hides the profiles: an empty read-only tmpfs over the store, and
 /// /dev/null (read-only) over a profile given by path.
 pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<()> {
@@ -116,8 +152,7 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<(
     {
         let fail = |e| Error::sys(format_args!("hide {}", file.display()), e);
         rustix::mount::mount_bind("/dev/null", file).map_err(fail)?;
-        rustix::mount::mount_remount(file, MountFlags::BIND | MountFlags::RDONLY, "")
-            .map_err(fail)?;
+        remount_read_only(file).map_err(fail)?;
     }
     Ok(())
 }
@@ -261,4 +296,50 @@ fn overlay_etc(text: &str, scratch: &Path) -> Result<()> {
         Error::sys("put the profile's resolv.conf over /etc", e)
             .hint("the kernel needs overlayfs in user namespaces (Linux 5.11 or later)")
     })
+}
+
+/// `NS_GET_PARENT` (linux/nsfs.h): a namespace's parent, as a new fd.
+struct GetParent;
+
+// SAFETY: NS_GET_PARENT takes no argument and writes no user memory; its
+// return value is a new descriptor that nothing else owns.
+unsafe impl rustix::ioctl::Ioctl for GetParent {
+    type Output = rustix::fd::OwnedFd;
+    const IS_MUTATING: bool = false;
+
+    fn opcode(&self) -> rustix::ioctl::Opcode {
+        rustix::ioctl::opcode::none(0xb7, 2)
+    }
+
+    fn as_ptr(&mut self) -> *mut std::ffi::c_void {
+        std::ptr::null_mut()
+    }
+
+    unsafe fn output_from_ptr(
+        out: rustix::ioctl::IoctlOutput,
+        _: *mut std::ffi::c_void,
+    ) -> rustix::io::Result<Self::Output> {
+        // SAFETY: a successful NS_GET_PARENT returns a fresh descriptor.
+        Ok(unsafe { rustix::fd::FromRawFd::from_raw_fd(out) })
+    }
+}
+
+/// Whether process `pid`'s user namespace is a child of this process's own:
+/// one made from here, as wg-unshare makes them, and not one nested inside
+/// (which is all a program inside a wg-wrap namespace can make).
+pub fn userns_is_child(pid: u32) -> bool {
+    let theirs = rustix::fs::open(
+        format!("/proc/{pid}/ns/user"),
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    );
+    let Ok(theirs) = theirs else {
+        return false;
+    };
+    // SAFETY: see `GetParent`.
+    let parent = unsafe { rustix::ioctl::ioctl(&theirs, GetParent) };
+    let (Ok(parent), Ok(ours)) = (parent, rustix::fs::stat("/proc/self/ns/user")) else {
+        return false;
+    };
+    rustix::fs::fstat(&parent).is_ok_and(|p| p.st_ino == ours.st_ino && p.st_dev == ours.st_dev)
 }

@@ -101,6 +101,14 @@ pub fn join(name: &str, runtime: &Path) -> Result<()> {
                 .hint("run the command again")
         }));
     }
+    if !is_our_engine(&entry, runtime) {
+        return Err(Error::new(format!(
+            "refusing to join \"{name}\": it is not a wg-wrap engine of yours"
+        ))
+        .hint(format!(
+            "something rewrote the pin; remove it with `wg-pin --remove {name}`"
+        )));
+    }
     let cwd = std::env::current_dir().ok();
     rustix::thread::move_into_thread_name_spaces(
         rustix::fd::AsFd::as_fd(&pidfd),
@@ -120,6 +128,20 @@ pub fn join(name: &str, runtime: &Path) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether `entry` names one of this user's engines: the process serves the
+/// status socket in our runtime directory (by its peer credentials) and its
+/// user namespace was made from ours, not nested in one of wg-wrap's.
+fn is_our_engine(entry: &Entry, runtime: &Path) -> bool {
+    let Ok(stream) = std::os::unix::net::UnixStream::connect(entry.socket(runtime)) else {
+        return false;
+    };
+    let peer = rustix::net::sockopt::socket_peercred(&stream);
+    peer.is_ok_and(|peer| {
+        peer.pid.as_raw_nonzero().get() as u32 == entry.engine_pid
+            && peer.uid == rustix::process::getuid()
+    }) && crate::ns::userns_is_child(entry.engine_pid)
 }
 
 /// Ends pin NAME: SIGTERM to its engine (the TUN goes with it), entry removed.

@@ -314,7 +314,8 @@ fn another_user_can_neither_see_nor_join_nor_remove_a_pin() {
         .env("XDG_RUNTIME_DIR", &net.sb.runtime)
         .run()
         .fails(125, "wg-pin: cannot use runtime directory");
-    // With a forged entry naming the first user's engine: the kernel refuses the join.
+    // With a forged entry naming the first user's engine: refused (it is not
+    // theirs; the kernel would refuse the setns too).
     let entry = std::fs::read(net.sb.runtime.join("wg-wrap/pins/mine")).unwrap();
     let pins = other.runtime.join("wg-wrap/pins");
     std::fs::create_dir_all(&pins).unwrap();
@@ -329,7 +330,7 @@ fn another_user_can_neither_see_nor_join_nor_remove_a_pin() {
     theirs("wg-wrap")
         .args(["--join", "mine", "--", "true"])
         .run()
-        .fails(125, "wg-exec: cannot join \"mine\"");
+        .fails(125, "wg-exec: refusing to join \"mine\"");
     // The first user's pin is untouched.
     assert!(
         net.cmd("wg-pin")
@@ -445,4 +446,88 @@ fn a_pin_whose_prog_cannot_run_is_removed() {
         assert!(Instant::now() < deadline, "left: {:?}", net.sb.processes());
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// PROG, fresh or joined, finds the pins read-only: it can neither forge,
+/// remove nor rename one, not even from a user namespace of its own.
+#[test]
+fn prog_can_neither_write_nor_remove_pins() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "ro");
+    let runtime = net.sb.runtime.join("wg-wrap");
+    let attack = format!(
+        "p={pins}; echo x > $p/forged; rm -f $p/ro; mv $p/ro $p/moved
+         unshare -Urm sh -c 'mount -o remount,bind,rw {dir} || umount -l {dir}; echo x > {pins}/nested'
+         ls $p",
+        pins = runtime.join("pins").display(),
+        dir = runtime.display(),
+    );
+    for args in [&["vpn", "--"][..], &["--join", "ro", "--"]] {
+        let out = net.wrap(args).args(["sh", "-c", &attack]).run();
+        assert_eq!(out.ok(), "ro\n", "{out:?}");
+        assert_eq!(
+            out.stderr.matches("Read-only file system").count(),
+            4,
+            "{out:?}"
+        );
+    }
+    assert!(!engine_of(&net, "ro").is_empty());
+    net.cmd("wg-pin").args(["--remove", "ro"]).run().ok();
+}
+
+/// A pin that names a process in a namespace PROG made (with the right start
+/// time and network namespace, as PROG could read them) is not joined: the
+/// user's next `--join` would run in PROG's mount namespace.
+#[test]
+fn a_pin_naming_a_namespace_prog_made_is_not_joined() {
+    use std::os::unix::fs::MetadataExt;
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "real");
+    let spawned = net
+        .wrap(&["--join", "real", "--"])
+        .args([
+            "sh",
+            "-c",
+            "unshare -Urm sleep 20 >/dev/null 2>&1 & echo $!",
+        ])
+        .run();
+    let pid: u32 = spawned.ok().trim().parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .ok()
+        .as_deref()
+        != Some("sleep\n")
+    {
+        assert!(Instant::now() < deadline, "the impostor did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start = stat
+        .rsplit(") ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(19)
+        .unwrap();
+    let netns = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .ino();
+    let forged = net.sb.runtime.join("wg-wrap/pins/forged");
+    let entry =
+        format!("engine_pid={pid}\nstart_time={start}\nnetns={netns}\nprofile=vpn\ncreated=1\n");
+    std::fs::write(&forged, entry).unwrap();
+    net.sb.chown(&forged);
+    let list = net.wrap(&["pin", "--list"]).run();
+    assert!(
+        list.ok().contains("forged"),
+        "the forged pin looks live: {list:?}"
+    );
+    net.wrap(&["--join", "forged", "--", "true"]).run().fails(
+        125,
+        "refusing to join \"forged\": it is not a wg-wrap engine of yours",
+    );
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    net.cmd("wg-pin").args(["--remove", "real"]).run().ok();
 }
