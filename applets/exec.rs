@@ -6,7 +6,7 @@ use rustix::fd::AsRawFd;
 use rustix::fs::{Mode, OFlags};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use wg_wrap::{Error, caps, chain, ns, pin, runtime, tunnel};
+use wg_wrap::{Error, caps, chain, guard, ns, pin, runtime, tunnel};
 
 /// Run PROG in this wg-wrap namespace (or, with --join, in pinned namespace
 /// NAME) with no privileges: every WG_WRAP_* variable removed, every fd but
@@ -43,6 +43,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     )
     .map_err(|e| Error::sys(format_args!("open {}", runtime.display()), e))?;
     ns::prog_view(&runtime)?;
+    guard::restore_for_prog();
     chain::clear_vars();
     chain::cloexec_all_but_stdio()?;
     caps::drop_all_for_prog()?;

@@ -24,7 +24,7 @@ fn extra(applet: &str) -> Extra {
         },
         "wg-unshare" => Extra {
             exit: CHAIN_EXIT,
-            environment: "Sets WG_WRAP_UDP_FD (the bound UDP socket), WG_WRAP_CONF_FD (a sealed memfd holding the profile) and WG_WRAP_PROFILE for wg-up.",
+            environment: "Sets WG_WRAP_UDP_FD (the bound UDP socket), WG_WRAP_CONF_FD (a sealed memfd holding the profile), WG_WRAP_PROFILE, and WG_WRAP_CORE_LIMIT (the caller's core-file limit, lowered to 0 while keys are held) for the next links.",
             files: FILES,
             examples: "wg-unshare work wg-up wg-exec curl https://example.com/",
         },
@@ -36,7 +36,7 @@ fn extra(applet: &str) -> Extra {
         },
         "wg-exec" => Extra {
             exit: CHAIN_EXIT,
-            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_IFACE, and WG_WRAP_PIN (set by wg-pin: when PROG cannot be executed, that pin is removed), then removes every WG_WRAP_* variable before PROG runs.",
+            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_IFACE, WG_WRAP_PIN (set by wg-pin: when PROG cannot be executed, that pin is removed) and WG_WRAP_CORE_LIMIT (gives PROG the caller's core-file limit back), then removes every WG_WRAP_* variable before PROG runs.",
             files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME, read by --join.",
             examples: "wg-exec --join dl -- bash",
         },

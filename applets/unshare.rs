@@ -4,7 +4,7 @@ use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
 use wg_wrap::profile::{self, ProfileRef, Store};
-use wg_wrap::{Error, caps, chain, host, log, ns, pin, runtime};
+use wg_wrap::{Error, caps, chain, guard, host, log, ns, pin, runtime};
 
 /// Read PROFILE, resolve its endpoints, bind the UDP socket, leave the host's
 /// namespaces for new user, network and mount namespaces, then execute into
@@ -30,10 +30,8 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     };
     let next = chain::strip_dashes(next.to_vec());
     chain::check_link(&next, &["wg-up"])?;
-    // From before the profile is read until the exec: no core dump, no
-    // ptrace or /proc/PID/mem for a program of the same uid.
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(|e| Error::sys("make wg-unshare non-dumpable", e))?;
+    // From before the profile is read until the exec.
+    guard::hold_keys("wg-unshare")?;
     let profile_arg = profile_arg.to_str().ok_or_else(|| {
         Error::new("PROFILE is not valid UTF-8").hint("rename the profile file")
     })?;
@@ -49,7 +47,10 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let udp = host::bind_udp(conf.interface.listen_port)?;
     let dns = ns::plan_dns(&conf.interface.dns);
     let runtime = runtime::dir()?;
-    let memfd = chain::conf_memfd(&conf.to_wg_quick())?;
+    let mut text = conf.to_wg_quick();
+    let memfd = chain::conf_memfd(&text);
+    zeroize::Zeroize::zeroize(&mut text);
+    let memfd = memfd?;
     // As real root, a pinned namespace is also bound at /run/netns/NAME by a
     // helper that stays in the host's mount namespace.
     let pinning = next.iter().any(|a| std::path::Path::new(a).file_name() == Some("wg-pin".as_ref()));

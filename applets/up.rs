@@ -4,7 +4,7 @@ use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
 use std::time::Duration;
-use wg_wrap::{Error, chain, engine, log, runtime, tunnel};
+use wg_wrap::{Error, chain, engine, guard, log, runtime, tunnel};
 
 /// Bring the tunnel up in this namespace: the TUN wg0, its addresses and
 /// routes, and the WireGuard engine; wait for the first handshake, then
@@ -25,26 +25,29 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     };
     let next = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
     chain::check_link(&next, &["wg-exec", "wg-pin"])?;
-    // wg-up holds the keys while it waits for the handshake: no core dump,
-    // no ptrace or /proc/PID/mem for a program of the same uid (exec makes
-    // the next link dumpable again; it holds no key).
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(|e| Error::sys("make wg-up non-dumpable", e))?;
+    // wg-up holds the keys while it waits for the handshake (exec makes the
+    // next link dumpable again; it holds no key).
+    guard::hold_keys("wg-up")?;
     let conf = chain::take_conf()?;
     let udp = chain::take_fd(chain::UDP_FD, "wg-unshare")?;
     let profile = std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string());
     let runtime = runtime::dir()?;
     let tun = tunnel::bring_up(&conf)?;
-    let engine = engine::spawn(&conf, tun, udp, &runtime, &profile)?;
+    let peers: Vec<_> = (conf.peers.iter())
+        .map(|p| (p.public_key, p.endpoint.clone()))
+        .collect();
+    // The conf (and its keys) moves into the engine.
+    let engine = engine::spawn(conf, tun, udp, &runtime, &profile)?;
     let pid = engine.pid;
     let ready = engine.wait(Duration::from_secs(opts.handshake_timeout))?;
     if opts.handshake_timeout > 0 {
-        for (index, peer) in conf.peers.iter().enumerate() {
-            if peer.endpoint.is_some() && !ready.handshakes.contains(&index) {
-                let endpoint = peer.endpoint.as_ref().map(ToString::to_string).unwrap_or_default();
+        for (index, (public_key, endpoint)) in peers.iter().enumerate() {
+            if let Some(endpoint) = endpoint
+                && !ready.handshakes.contains(&index)
+            {
                 log::warn(format_args!(
-                    "no handshake with peer {} ({endpoint}) after {} s",
-                    peer.public_key, opts.handshake_timeout
+                    "no handshake with peer {public_key} ({endpoint}) after {} s",
+                    opts.handshake_timeout
                 ));
             }
         }

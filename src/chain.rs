@@ -30,6 +30,10 @@ pub const IFACE: &str = "WG_WRAP_IFACE";
 /// wg-exec: when PROG cannot be executed, the pin is removed again (it would
 /// keep an engine nobody asked for).
 pub const PIN: &str = "WG_WRAP_PIN";
+/// The caller's soft RLIMIT_CORE (bytes or `unlimited`). Set by wg-unshare,
+/// which lowers the limit to 0 for the links that hold keys (see `guard`);
+/// wg-exec gives it back to PROG.
+pub const CORE_LIMIT: &str = "WG_WRAP_CORE_LIMIT";
 /// Prefix of every chain variable; wg-exec removes them all before PROG runs.
 pub const PREFIX: &str = "WG_WRAP_";
 
@@ -221,7 +225,10 @@ pub fn take_conf() -> Result<crate::conf::Conf> {
         }
         len += n;
     }
-    let text = String::from_utf8(bytes[..len].to_vec())
-        .map_err(|_| Error::new("the profile from wg-unshare is not text"))?;
-    Ok(crate::conf::Conf::parse(&text, "the profile from wg-unshare")?.conf)
+    let text = String::from_utf8(bytes[..len].to_vec());
+    zeroize::Zeroize::zeroize(&mut bytes);
+    let mut text = text.map_err(|_| Error::new("the profile from wg-unshare is not text"))?;
+    let parsed = crate::conf::Conf::parse(&text, "the profile from wg-unshare");
+    zeroize::Zeroize::zeroize(&mut text);
+    Ok(parsed?.conf)
 }

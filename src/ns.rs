@@ -135,7 +135,8 @@ pub fn prog_view(runtime: &Path) -> Result<()> {
     remount_read_only(runtime).map_err(fail)
 }
 
-/// Hides the profiles: an empty read-only tmpfs over the store, and
+/// Hides the profiles: an empty read-only tmpfs over the store (made first
+/// if it does not exist yet), and
 /// /dev/null (read-only) over a profile given by path.
 pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<()> {
     // Compared and masked as resolved (`..`, symlinks): `store/../../x.conf`
@@ -144,6 +145,17 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<(
     let store = store_root
         .canonicalize()
         .unwrap_or_else(|_| store_root.to_path_buf());
+    // Masked even before the first import: made now (0700, as wg-profile
+    // makes it), a store created later is created under the mask. (Where it
+    // cannot be made, as root with another user's HOME, neither can a
+    // profile be imported there by this user.)
+    if !store_root.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        let _ = std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(store_root);
+    }
     if store_root.is_dir() {
         mask_dir(store_root, true)?;
     }

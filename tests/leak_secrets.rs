@@ -89,31 +89,88 @@ fn keys_are_nowhere_prog_can_read() {
 /// While wg-up (and the engine it forked) hold the keys and wait for a
 /// handshake that does not come, neither is dumpable: their /proc files
 /// belong to root, so a program of the same uid can neither read their
-/// memory nor ptrace them, and a signal leaves no core with the key.
+/// memory nor ptrace them, and a signal leaves no core with the key (their
+/// core limit is 0 too, for hosts that dump non-dumpable processes; PROG
+/// gets the caller's limit back).
 #[test]
 fn the_links_that_hold_keys_are_not_dumpable_while_they_wait() {
     let mut net = Net::with_wireguard_go_server();
     net.import("vpn", &net.profile("198.19.0.0/24"));
     net.stop_wireguard_go();
     let running = net
-        .wrap(&["--handshake-timeout", "5", "vpn", "--", "true"])
+        .wrap(&[
+            "--handshake-timeout",
+            "5",
+            "vpn",
+            "--",
+            "sh",
+            "-c",
+            "ulimit -c",
+        ])
+        .user_pre(&["prlimit", "--core=409600:"])
         .spawn();
+    // (pid, owner of /proc/PID/mem, soft core limit) of wg-up and its
+    // engine; the short-lived process between their forks is skipped.
+    let look = |pid: u32| {
+        use std::os::unix::fs::MetadataExt;
+        let owner = std::fs::metadata(format!("/proc/{pid}/mem")).ok()?.uid();
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+        let core = limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))?;
+        Some((pid, owner, core.split_whitespace().nth(4)?.to_string()))
+    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(4);
     let mut holders = Vec::new();
     while holders.len() < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
         holders = (net.sb.processes().into_iter())
             .filter(|(_, cmd)| cmd.starts_with("wg-up"))
-            .map(|(pid, _)| pid)
+            .filter_map(|(pid, _)| look(pid))
             .collect();
-        std::thread::sleep(std::time::Duration::from_millis(50));
     }
     assert_eq!(holders.len(), 2, "wg-up and its engine were not both seen");
-    for pid in holders {
-        use std::os::unix::fs::MetadataExt;
-        let owner = std::fs::metadata(format!("/proc/{pid}/mem")).map(|m| m.uid());
-        assert_eq!(owner.ok(), Some(0), "process {pid} is dumpable");
+    for (pid, owner, core) in holders {
+        assert_eq!(owner, 0, "process {pid} is dumpable");
+        assert_eq!(core, "0", "process {pid} may dump core");
     }
-    running.wait();
+    let out = running.wait();
+    assert_eq!(
+        out.stdout, "800\n",
+        "PROG's core limit (512-byte blocks): {out:?}"
+    );
+}
+
+/// A namespace made before the profile store exists (a profile given by
+/// path) finds the store masked once the user imports one, and after the
+/// user removes and recreates the profiles directory.
+#[test]
+fn a_store_made_after_the_namespace_is_masked_too() {
+    let mut net = Net::with_wireguard_go_server();
+    net.start_httpd("token", 1);
+    let file = net
+        .sb
+        .user_file("direct.conf", net.profile("198.19.0.0/24"), 0o600);
+    let store = net.sb.store();
+    assert!(!store.exists());
+    net.wrap(&["--pin", "early", file.to_str().unwrap(), "--", "true"])
+        .run()
+        .ok();
+    let look = format!(
+        "cat {0}/profiles/late.conf 2>/dev/null; ls -A {0}; echo end",
+        store.display()
+    );
+    for round in ["imported", "recreated"] {
+        if round == "recreated" {
+            std::fs::remove_dir_all(store.join("profiles")).unwrap();
+        }
+        net.import("late", &net.profile("198.19.0.0/24"));
+        let out = net
+            .wrap(&["--join", "early", "--", "sh", "-c", &look])
+            .run();
+        assert_eq!(out.ok(), "end\n", "{round}: the store is readable: {out:?}");
+    }
+    net.cmd("wg-pin").args(["--remove", "early"]).run().ok();
 }
 
 /// Started from inside the profile store (or from a directory below it),

@@ -56,6 +56,14 @@ impl SecretKey {
     }
 }
 
+impl Drop for SecretKey {
+    /// A key is zeroed wherever it is dropped: the profile read on the host,
+    /// wg-up's copy once the engine has its own, the engine's once boringtun has it.
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
 impl fmt::Debug for SecretKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretKey(hidden)")

@@ -40,16 +40,21 @@ pub struct Engine {
 /// `runtime` is the user's runtime directory (for the registry and the
 /// status socket); `profile` names the profile in the registry.
 pub fn spawn(
-    conf: &Conf,
+    conf: Conf,
     tun: tun_rs::SyncDevice,
     udp: OwnedFd,
     runtime: &Path,
     profile: &str,
 ) -> Result<Engine> {
+    let awaited = (conf.peers.iter().enumerate())
+        .filter(|(_, p)| p.endpoint.is_some())
+        .map(|(i, _)| i)
+        .collect();
     let prog = rustix::process::getpid();
     let (read, write) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::sys("create a pipe to the engine", e))?;
-    // wg-up starts no thread before this.
+    // wg-up starts no thread before this. The conf moves into the engine;
+    // wg-up's copy of the keys is zeroed as the closure is dropped here.
     daemon::spawn_detached("the engine", move || {
         engine_main(conf, tun, udp, write, prog, runtime, profile)
     })?;
@@ -64,10 +69,7 @@ pub fn spawn(
     Ok(Engine {
         pid,
         report,
-        awaited: (conf.peers.iter().enumerate())
-            .filter(|(_, p)| p.endpoint.is_some())
-            .map(|(i, _)| i)
-            .collect(),
+        awaited,
     })
 }
 
@@ -139,7 +141,7 @@ impl Engine {
 
 /// The engine process. Returns its exit status.
 fn engine_main(
-    conf: &Conf,
+    conf: Conf,
     tun: tun_rs::SyncDevice,
     udp: OwnedFd,
     report: OwnedFd,
@@ -159,7 +161,7 @@ fn engine_main(
 }
 
 fn serve(
-    conf: &Conf,
+    conf: Conf,
     tun: tun_rs::SyncDevice,
     udp: OwnedFd,
     report: std::io::Result<File>,
@@ -168,8 +170,7 @@ fn serve(
     profile: &str,
 ) -> Result<()> {
     let report = report.map_err(|e| Error::sys("start the engine", e))?;
-    rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
-        .map_err(|e| Error::sys("make the engine non-dumpable", e))?;
+    crate::guard::hold_keys("the engine")?;
     let pidfd = rustix::process::pidfd_open(prog, rustix::process::PidfdFlags::empty())
         .map_err(|e| Error::sys("watch PROG", e))?;
     let tty = daemon::stderr_tty();
@@ -197,7 +198,9 @@ fn serve(
     live.create(&pid.to_string(), &entry)?;
     let socket_path = registry::socket_path(runtime, pid);
     let _ = std::fs::remove_file(&socket_path);
-    let core = core::Core::new(conf, run::boottime());
+    let core = core::Core::new(&conf, run::boottime());
+    // boringtun holds the keys now; this copy is zeroed.
+    drop(conf);
     let result = run(core, tun, udp, report, lifetime, &socket_path);
     let _ = std::fs::remove_file(&socket_path);
     live.remove(&pid.to_string());
