@@ -4,7 +4,7 @@ use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
 use wg_wrap::profile::{self, ProfileRef, Store};
-use wg_wrap::{Error, caps, chain, guard, host, log, ns, pin, runtime};
+use wg_wrap::{Error, caps, chain, guard, host, log, ns, pin, runtime, services};
 
 /// Read PROFILE, resolve its endpoints, bind the UDP socket, leave the host's
 /// namespaces for new user, network and mount namespaces, then execute into
@@ -15,6 +15,10 @@ pub struct Args {
     /// be uid 0 inside (default: your own uid)
     #[argh(switch)]
     map_root: bool,
+    /// give PROG the host's session bus unfiltered: it can then start
+    /// programs outside the tunnel (default: a filtered bus)
+    #[argh(switch)]
+    host_session_bus: bool,
     /// PROFILE, then the next link and its arguments
     #[argh(positional, greedy)]
     rest: Vec<String>,
@@ -51,6 +55,13 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let memfd = chain::conf_memfd(&text);
     zeroize::Zeroize::zeroize(&mut text);
     let memfd = memfd?;
+    let bus_mode = if opts.host_session_bus {
+        services::BusMode::Host
+    } else {
+        services::BusMode::Filtered
+    };
+    // Held until the exec: the proxy's pipe goes down the chain.
+    let bus = services::plan_bus(bus_mode, &runtime)?;
     // As real root, a pinned namespace is also bound at /run/netns/NAME by a
     // helper that stays in the host's mount namespace.
     let pinning = next.iter().any(|a| std::path::Path::new(a).file_name() == Some("wg-pin".as_ref()));
@@ -67,6 +78,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     };
     let cwd = std::env::current_dir().ok();
     ns::hide_profiles(store.root(), file)?;
+    services::mask(&bus)?;
     ns::reenter_cwd(cwd);
     ns::setup_dns(&dns, &runtime.join(format!("mnt-{}", std::process::id())))?;
     caps::keep_across_exec(caps::CHAIN)?;

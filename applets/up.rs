@@ -29,7 +29,13 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     // next link dumpable again; it holds no key).
     guard::hold_keys("wg-up")?;
     let conf = chain::take_conf()?;
-    let udp = chain::take_fd(chain::UDP_FD, "wg-unshare")?;
+    let host = engine::HostFds {
+        udp: chain::take_fd(chain::UDP_FD, "wg-unshare")?,
+        bus_proxy: match std::env::var_os(chain::BUS_FD) {
+            Some(_) => Some(chain::take_fd(chain::BUS_FD, "wg-unshare")?),
+            None => None,
+        },
+    };
     let profile = std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string());
     let runtime = runtime::dir()?;
     let tun = tunnel::bring_up(&conf)?;
@@ -37,7 +43,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         .map(|p| (p.public_key, p.endpoint.clone()))
         .collect();
     // The conf (and its keys) moves into the engine.
-    let engine = engine::spawn(conf, tun, udp, &runtime, &profile)?;
+    let engine = engine::spawn(conf, tun, host, &runtime, &profile)?;
     let pid = engine.pid;
     let ready = engine.wait(Duration::from_secs(opts.handshake_timeout))?;
     if opts.handshake_timeout > 0 {

@@ -26,6 +26,10 @@ pub struct Args {
     /// be uid 0 inside (default: your own uid)
     #[argh(switch)]
     map_root: bool,
+    /// give PROG the host's session bus unfiltered: it can then start
+    /// programs outside the tunnel (default: a filtered bus)
+    #[argh(switch)]
+    host_session_bus: bool,
     /// seconds to wait for the first handshake (default 5; 0: do not wait)
     #[argh(option, arg_name = "S")]
     handshake_timeout: Option<u64>,
@@ -111,6 +115,9 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let mut link: Vec<OsString> = vec!["wg-unshare".into()];
     if opts.map_root {
         link.push("--map-root".into());
+    }
+    if opts.host_session_bus {
+        link.push("--host-session-bus".into());
     }
     link.extend([first.clone(), "wg-up".into()]);
     if let Some(seconds) = opts.handshake_timeout {

@@ -34,6 +34,9 @@ pub const PIN: &str = "WG_WRAP_PIN";
 /// which lowers the limit to 0 for the links that hold keys (see `guard`);
 /// wg-exec gives it back to PROG.
 pub const CORE_LIMIT: &str = "WG_WRAP_CORE_LIMIT";
+/// Fd number of the read end of the session bus proxy's pipe: the proxy
+/// ends when it closes. Set by wg-unshare, taken by wg-up, kept by the engine.
+pub const BUS_FD: &str = "WG_WRAP_BUS_FD";
 /// Prefix of every chain variable; wg-exec removes them all before PROG runs.
 pub const PREFIX: &str = "WG_WRAP_";
 

@@ -21,5 +21,6 @@ pub mod ns;
 pub mod pin;
 pub mod registry;
 pub mod runtime;
+pub mod services;
 pub mod status;
 pub mod tunnel;

@@ -41,6 +41,14 @@ pub fn warn(message: impl std::fmt::Display) {
     }
 }
 
+/// `wg-unshare: note: ...`: something works differently inside, not a
+/// fault. Shown unless quiet.
+pub fn note(message: impl std::fmt::Display) {
+    if level() >= 1 {
+        err(format_args!("{}: note: {message}", applet()));
+    }
+}
+
 /// `wg-up: ...`, shown only when verbose.
 pub fn info(message: impl std::fmt::Display) {
     if level() >= 2 {

@@ -27,6 +27,14 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// What the engine takes from the host side of the chain.
+pub struct HostFds {
+    /// The UDP socket bound in the host's network namespace.
+    pub udp: OwnedFd,
+    /// The read end of the session bus proxy's pipe (see `services`).
+    pub bus_proxy: Option<OwnedFd>,
+}
+
 /// A running engine, seen from wg-up.
 pub struct Engine {
     pub pid: u32,
@@ -42,7 +50,7 @@ pub struct Engine {
 pub fn spawn(
     conf: Conf,
     tun: tun_rs::SyncDevice,
-    udp: OwnedFd,
+    host: HostFds,
     runtime: &Path,
     profile: &str,
 ) -> Result<Engine> {
@@ -56,7 +64,7 @@ pub fn spawn(
     // wg-up starts no thread before this. The conf moves into the engine;
     // wg-up's copy of the keys is zeroed as the closure is dropped here.
     daemon::spawn_detached("the engine", move || {
-        engine_main(conf, tun, udp, write, prog, runtime, profile)
+        engine_main(conf, tun, host, write, prog, runtime, profile)
     })?;
     let mut report = BufReader::new(File::from(read));
     let mut line = String::new();
@@ -143,7 +151,7 @@ impl Engine {
 fn engine_main(
     conf: Conf,
     tun: tun_rs::SyncDevice,
-    udp: OwnedFd,
+    host: HostFds,
     report: OwnedFd,
     prog: rustix::process::Pid,
     runtime: &Path,
@@ -151,7 +159,7 @@ fn engine_main(
 ) -> i32 {
     let mut report = File::from(report);
     let _ = writeln!(report, "pid {}", std::process::id());
-    match serve(conf, tun, udp, report.try_clone(), prog, runtime, profile) {
+    match serve(conf, tun, host, report.try_clone(), prog, runtime, profile) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(report, "error {e}");
@@ -163,7 +171,7 @@ fn engine_main(
 fn serve(
     conf: Conf,
     tun: tun_rs::SyncDevice,
-    udp: OwnedFd,
+    host: HostFds,
     report: std::io::Result<File>,
     prog: rustix::process::Pid,
     runtime: &Path,
@@ -174,12 +182,15 @@ fn serve(
     let pidfd = rustix::process::pidfd_open(prog, rustix::process::PidfdFlags::empty())
         .map_err(|e| Error::sys("watch PROG", e))?;
     let tty = daemon::stderr_tty();
+    let HostFds { udp, bus_proxy } = host;
     let mut keep = vec![
         tun.as_raw_fd(),
         udp.as_raw_fd(),
         report.as_raw_fd(),
         pidfd.as_raw_fd(),
     ];
+    // Open while the engine runs; the session bus proxy ends with it.
+    keep.extend(bus_proxy.as_ref().map(|fd| fd.as_raw_fd()));
     keep.extend(tty.as_ref().map(|t| t.as_raw_fd()));
     daemon::detach_stdio()?;
     daemon::close_all_but(&keep);
