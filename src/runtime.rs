@@ -1,8 +1,10 @@
 //! The runtime directory: `$XDG_RUNTIME_DIR/wg-wrap/` (0700).
 //!
 //! Without XDG_RUNTIME_DIR (cron, sudo): `/run/user/$UID/wg-wrap` if
-//! `/run/user/$UID` exists, else `/tmp/wg-wrap-$UID`, refused unless it is a
-//! real directory owned by the caller.
+//! `/run/user/$UID` exists, else `wg-wrap-runtime` in the user's cache
+//! directory (`$XDG_CACHE_HOME`, `~/.cache`): a shared directory such as
+//! /tmp would let another user take the name first. Whatever the place, it
+//! is refused unless it is a real directory owned by the caller.
 
 use crate::error::{Error, Result};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -18,12 +20,36 @@ pub fn dir() -> Result<PathBuf> {
             if run_user.is_dir() {
                 run_user.join("wg-wrap")
             } else {
-                PathBuf::from(format!("/tmp/wg-wrap-{uid}"))
+                cache_dir()?.join("wg-wrap-runtime")
             }
         }
     };
     ensure_private(&dir, uid)?;
     Ok(dir)
+}
+
+/// `$XDG_CACHE_HOME`, else `$HOME/.cache` (made 0700 if missing).
+fn cache_dir() -> Result<PathBuf> {
+    let absolute = |var| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    let cache = absolute("XDG_CACHE_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".cache")))
+        .ok_or_else(|| {
+            Error::new("cannot find a runtime directory: neither XDG_RUNTIME_DIR nor HOME is set")
+                .hint("set XDG_RUNTIME_DIR to a directory of yours")
+        })?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&cache)
+        .map_err(|e| {
+            Error::sys(format_args!("create {}", cache.display()), e)
+                .hint("set XDG_RUNTIME_DIR to a directory of yours")
+        })?;
+    Ok(cache)
 }
 
 /// Creates `dir` 0700, or checks an existing one is a real directory of ours.

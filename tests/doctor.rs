@@ -91,7 +91,7 @@ fn runtime_directory_not_ours_or_not_set() {
     let fallback = if std::path::Path::new(&format!("/run/user/{}", sb.user.uid)).is_dir() {
         format!("/run/user/{}/wg-wrap", sb.user.uid)
     } else {
-        format!("/tmp/wg-wrap-{}", sb.user.uid)
+        format!("{}/.cache/wg-wrap-runtime", sb.home.display())
     };
     let existed = std::path::Path::new(&fallback).exists();
     let out = sb
@@ -160,4 +160,29 @@ fn optional_tools_missing_is_only_a_note() {
         line(&out.stdout, "wg").starts_with("note  wg: not found (optional"),
         "{out:?}"
     );
+}
+
+/// Without XDG_RUNTIME_DIR and /run/user/UID, the runtime directory is in
+/// the user's own cache directory: another user who made a directory of
+/// that user's name in /tmp first stops nothing.
+#[test]
+fn another_user_cannot_take_the_runtime_directory_first() {
+    let sb = Sandbox::new();
+    if std::path::Path::new(&format!("/run/user/{}", sb.user.uid)).is_dir() {
+        return;
+    }
+    let other = common::User::other();
+    let squatted = std::path::PathBuf::from(format!("/tmp/wg-wrap-{}", sb.user.uid));
+    let made = std::fs::create_dir(&squatted).is_ok();
+    std::os::unix::fs::chown(&squatted, Some(other.uid), Some(other.gid)).unwrap();
+    let out = sb
+        .cmd("wg-wrap")
+        .arg("status")
+        .env_remove("XDG_RUNTIME_DIR")
+        .run();
+    if made {
+        let _ = std::fs::remove_dir(&squatted);
+    }
+    assert_eq!(out.ok(), "");
+    assert!(sb.home.join(".cache/wg-wrap-runtime").is_dir());
 }

@@ -266,10 +266,16 @@ fn as_real_root_the_pin_is_also_in_run_netns() {
     std::fs::create_dir(&root_run).unwrap();
     let store = net.sb.store().join("profiles/vpn.conf");
     let as_root = |cmd: common::Cmd| cmd.run_as_root().env("XDG_RUNTIME_DIR", &root_run);
-    as_root(net.wrap(&["--pin", &name, "--"]))
+    let first = as_root(net.wrap(&["--pin", &name, "--"]))
         .arg(&store)
         .arg("true")
         .run();
+    assert!(
+        first.stderr.contains(
+            "wg-unshare: warning: running as root: the program can read and write root's files"
+        ),
+        "{first:?}"
+    );
     let out = as_root(net.wrap(&["--pin", &name]))
         .arg(&store)
         .args(["--", "true"])
