@@ -260,8 +260,12 @@ fn resolve_dir(dir: &str) -> PathBuf {
 /// /etc/resolv.conf the planned one, for PROG's whole life: an overlay on
 /// /etc whose upper layer holds our resolv.conf, so a host that renames a new
 /// file over its own (or whose resolv.conf is a symlink into a masked
-/// directory) changes only the lower layer. `scratch` is an unused path in a
-/// directory of the user's; it exists only while mounting.
+/// directory) changes only the lower layer. Where the kernel refuses the
+/// overlay — anything mounted under /etc, as in containers (/etc/hosts,
+/// /etc/resolv.conf bind-mounted), is locked in a user namespace, and an
+/// overlay would uncover what lies beneath — /etc becomes a directory of
+/// links into the host's (see `etc_links`). `scratch` is an unused path in
+/// a directory of the user's; it exists only while mounting.
 pub fn setup_dns(plan: &DnsPlan, scratch: &Path) -> Result<()> {
     let mut masked = Vec::new();
     for dir in RESOLVER_SOCKET_DIRS {
@@ -276,10 +280,58 @@ pub fn setup_dns(plan: &DnsPlan, scratch: &Path) -> Result<()> {
     };
     fs::create_dir(scratch)
         .map_err(|e| Error::sys(format_args!("create {}", scratch.display()), e))?;
-    let result = overlay_etc(text, scratch);
+    let result = overlay_etc(text, scratch).or_else(|_| {
+        let _ = rustix::mount::unmount(scratch, UnmountFlags::DETACH);
+        etc_links(text, scratch)
+    });
     let _ = rustix::mount::unmount(scratch, UnmountFlags::DETACH);
     let _ = fs::remove_dir(scratch);
     result
+}
+
+/// Where the host's /etc stays visible inside when /etc is links.
+pub const HOST_ETC: &str = ".wg-wrap-host";
+
+/// /etc as a read-only tmpfs holding our resolv.conf and, for every other
+/// entry of the host's /etc, a link to it: the host's whole /etc tree (its
+/// bind mounts included) is bound at /etc/.wg-wrap-host. A link follows the
+/// host's name, so files the host replaces stay current; the host's own
+/// links are copied as they are (relative ones resolve from /etc as on the
+/// host). An entry the host adds to /etc later does not appear.
+fn etc_links(text: &str, scratch: &Path) -> Result<()> {
+    let fail = |what: &str, e: std::io::Error| {
+        Error::sys(
+            format_args!("put the profile's resolv.conf in /etc ({what})"),
+            e,
+        )
+    };
+    rustix::mount::mount_bind_recursive("/etc", scratch)
+        .map_err(|e| fail("bind the host's /etc", e.into()))?;
+    mask_dir(Path::new("/etc"), false)?;
+    let host = Path::new("/etc").join(HOST_ETC);
+    fs::create_dir(&host).map_err(|e| fail("make the link target", e))?;
+    rustix::mount::mount_move(scratch, &host)
+        .map_err(|e| fail("move the host's /etc", e.into()))?;
+    let entries = fs::read_dir(&host).map_err(|e| fail("read the host's /etc", e))?;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name == "resolv.conf" {
+            continue;
+        }
+        let link = Path::new("/etc").join(&name);
+        let target = match fs::read_link(entry.path()) {
+            Ok(target) => target,
+            Err(_) => Path::new(HOST_ETC).join(&name),
+        };
+        std::os::unix::fs::symlink(&target, &link).map_err(|e| fail("link an entry", e))?;
+    }
+    fs::write("/etc/resolv.conf", text).map_err(|e| fail("write resolv.conf", e))?;
+    rustix::mount::mount_remount(
+        "/etc",
+        MountFlags::RDONLY | MountFlags::NOSUID | MountFlags::NODEV,
+        "",
+    )
+    .map_err(|e| fail("make it read-only", e.into()))
 }
 
 fn overlay_etc(text: &str, scratch: &Path) -> Result<()> {
