@@ -85,7 +85,7 @@ fn user_namespaces() -> Check {
         return Check::new(Verdict::Ok, WHAT, "allowed");
     };
     let cause = crate::error::cause(&errno.into());
-    let fix = crate::ns::userns_fix();
+    let fix = crate::fixes::userns();
     Check::new(
         Verdict::Fail,
         WHAT,
@@ -104,14 +104,15 @@ fn tun() -> Check {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Check::new(
             Verdict::Fail,
             WHAT,
-            "missing (load the tun module: `modprobe tun`)",
+            format!("missing ({})", crate::fixes::tun_missing()),
         ),
         Err(e) => Check::new(
             Verdict::Fail,
             WHAT,
             format!(
-                "{} (make it mode 0666, as distributions ship it: `chmod 0666 /dev/net/tun`)",
-                crate::error::cause(&e)
+                "{} ({})",
+                crate::error::cause(&e),
+                crate::fixes::tun_denied()
             ),
         ),
     }

@@ -14,6 +14,7 @@ pub mod chain;
 pub mod daemon;
 pub mod doctor;
 pub mod engine;
+pub mod fixes;
 pub mod guard;
 pub mod host;
 pub mod netlink;

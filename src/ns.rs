@@ -32,7 +32,7 @@ pub fn unshare(map_root: bool) -> Result<()> {
             rustix::io::Errno::INVAL => {
                 err.hint("wg-unshare must run single-threaded; this is a bug")
             }
-            _ => err.hint(userns_fix()),
+            _ => err.hint(crate::fixes::userns()),
         }
     })?;
     let inside = if map_root { 0 } else { uid };
@@ -64,29 +64,6 @@ pub fn unshare(map_root: bool) -> Result<()> {
     )
     .map_err(|e| Error::sys("make mounts private", e))?;
     Ok(())
-}
-
-fn sysctl(name: &str) -> Option<String> {
-    fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/")))
-        .ok()
-        .map(|v| v.trim().to_string())
-}
-
-/// Why this host refuses user namespaces, and the fix, read off its sysctls.
-pub fn userns_fix() -> String {
-    if sysctl("user.max_user_namespaces").as_deref() == Some("0") {
-        "user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces=15000` (and in /etc/sysctl.d/)".into()
-    } else if sysctl("kernel.unprivileged_userns_clone").as_deref() == Some("0") {
-        "kernel.unprivileged_userns_clone is 0: `sysctl -w kernel.unprivileged_userns_clone=1`"
-            .into()
-    } else if sysctl("kernel.apparmor_restrict_unprivileged_userns").as_deref() == Some("1") {
-        "AppArmor restricts unprivileged user namespaces: load wg-wrap's profile \
-         (`apparmor_parser -r /etc/apparmor.d/wg-wrap`, from packaging/apparmor/) or \
-         `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0`"
-            .into()
-    } else {
-        "the kernel or a security module refuses them for this user".into()
-    }
 }
 
 /// An empty tmpfs over `dir`; `read_only` for the profile store.

@@ -34,11 +34,11 @@ pub fn bring_up(conf: &Conf) -> Result<tun_rs::SyncDevice> {
         .build_sync()
         .map_err(|e| {
             let hint = match e.raw_os_error() {
-                Some(libc::EACCES | libc::EPERM) => "is /dev/net/tun mode 0666?",
+                Some(libc::EACCES | libc::EPERM) => crate::fixes::tun_denied(),
                 Some(libc::ENOENT | libc::ENODEV | libc::ENXIO) => {
-                    "there is no /dev/net/tun: load the tun module (modprobe tun)"
+                    format!("there is no /dev/net/tun: {}", crate::fixes::tun_missing())
                 }
-                _ => "see `wg-wrap --help`",
+                _ => "see `wg-wrap doctor`".into(),
             };
             Error::sys("create TUN device", e).hint(hint)
         })?;

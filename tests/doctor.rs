@@ -56,9 +56,15 @@ fn tun_missing_or_closed() {
         .in_host_layout("mount -t tmpfs none /dev/net")
         .run();
     assert_eq!(missing.code, 125);
+    // The test machine may itself be a Docker image (/.dockerenv).
+    let fix = if std::path::Path::new("/.dockerenv").exists() {
+        "start the container (docker) with `--device /dev/net/tun`"
+    } else {
+        "load the tun module: `modprobe tun`"
+    };
     assert_eq!(
         line(&missing.stdout, "/dev/net/tun"),
-        "FAIL  /dev/net/tun: missing (load the tun module: `modprobe tun`)"
+        format!("FAIL  /dev/net/tun: missing ({fix})")
     );
     let closed = sb
         .cmd("wg-wrap")
@@ -185,4 +191,70 @@ fn another_user_cannot_take_the_runtime_directory_first() {
     }
     assert_eq!(out.ok(), "");
     assert!(sb.home.join(".cache/wg-wrap-runtime").is_dir());
+}
+
+/// What refuses user namespaces, made in a namespace of the test's own:
+/// a seccomp filter (as Docker's profile, here in a podman-like container)
+/// and AppArmor's restriction (its sysctl, as Ubuntu sets it). Doctor and a
+/// run say the same cause and fix.
+#[test]
+fn seccomp_and_apparmor_refusals_are_named() {
+    let sb = Sandbox::new();
+    let filter = sb.root.join("seccomp.py");
+    std::fs::write(&filter, include_str!("common/seccomp.py")).unwrap();
+    let filter = filter.to_str().unwrap().to_string();
+    let cases = [
+        (
+            "mount -t tmpfs none /run\ntouch /run/.containerenv",
+            "a seccomp filter refuses unshare: start the container (podman) with `--security-opt seccomp=unconfined`",
+        ),
+        (
+            "mount -t tmpfs none /proc/sys/kernel\necho 1 > /proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+            "AppArmor restricts unprivileged user namespaces: load wg-wrap's profile",
+        ),
+    ];
+    for (layout, fix) in cases {
+        let doctor = sb
+            .cmd("wg-wrap")
+            .arg("doctor")
+            .in_host_layout(layout)
+            .user_pre(&["python3", &filter])
+            .run();
+        assert_eq!(doctor.code, 125, "{doctor:?}");
+        let want =
+            format!("FAIL  user namespaces: cannot create one: operation not permitted ({fix}");
+        assert!(
+            line(&doctor.stdout, "user namespaces").starts_with(&want),
+            "{doctor:?}"
+        );
+        let profile = sb.user_file("p.conf", common::sample_profile(), 0o600);
+        let run = sb
+            .cmd("wg-wrap")
+            .arg(&profile)
+            .args(["--", "true"])
+            .in_host_layout(layout)
+            .user_pre(&["python3", &filter])
+            .run();
+        run.fails(
+            125,
+            &format!("wg-unshare: cannot create user namespace: operation not permitted ({fix}"),
+        );
+    }
+}
+
+/// In a container without /dev/net/tun, the fix is the container's flag.
+#[test]
+fn tun_missing_in_a_container() {
+    let sb = Sandbox::new();
+    let out = sb
+        .cmd("wg-wrap")
+        .arg("doctor")
+        .in_host_layout(
+            "mount -t tmpfs none /dev/net\nmount -t tmpfs none /run\ntouch /run/.containerenv",
+        )
+        .run();
+    assert_eq!(
+        line(&out.stdout, "/dev/net/tun"),
+        "FAIL  /dev/net/tun: missing (start the container (podman) with `--device /dev/net/tun`)"
+    );
 }

@@ -344,13 +344,14 @@ fn no_tun_device_is_one_line_and_125() {
         net.wrap(&["vpn", "--", "true"])
             .in_host_layout(&format!("mount -t tmpfs none /dev/net\n{setup}"))
     };
-    hide("").run().fails(
+    // In a container (podman's marker), the fix is the container's flag.
+    hide("mount -t tmpfs none /run\ntouch /run/.containerenv").run().fails(
         125,
-        "wg-up: cannot create TUN device: no such file or directory (there is no /dev/net/tun: load the tun module (modprobe tun))",
+        "wg-up: cannot create TUN device: no such file or directory (there is no /dev/net/tun: start the container (podman) with `--device /dev/net/tun`)",
     );
     hide("mknod -m 600 /dev/net/tun c 10 200").run().fails(
         125,
-        "wg-up: cannot create TUN device: permission denied (is /dev/net/tun mode 0666?)",
+        "wg-up: cannot create TUN device: permission denied (make it mode 0666, as distributions ship it: `chmod 0666 /dev/net/tun`)",
     );
 }
 
