@@ -40,7 +40,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         Error::new("PROFILE is not valid UTF-8").hint("rename the profile file")
     })?;
 
-    if rustix::process::getuid().is_root() {
+    if wg_wrap::fixes::real_root() {
         log::warn(
             "running as root: the program can read and write root's files on this host (wg-wrap needs no root: run it as your user)",
         );

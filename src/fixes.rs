@@ -63,6 +63,14 @@ pub fn userns() -> String {
     }
 }
 
+/// Root of the host: uid 0 in the initial user namespace (not uid 0 mapped
+/// in a user namespace of someone's, as in a rootless container).
+pub fn real_root() -> bool {
+    rustix::process::getuid().is_root()
+        && fs::read_to_string("/proc/self/uid_map")
+            .is_ok_and(|map| map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"])
+}
+
 /// The fix when /dev/net/tun is missing.
 pub fn tun_missing() -> String {
     match container() {
