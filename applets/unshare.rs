@@ -50,6 +50,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     for warning in &loaded.parsed.warnings {
         log::warn(warning);
     }
+    ns::check_not_on_stdio(&loaded.path)?;
     let mut conf = loaded.parsed.conf;
     host::resolve_endpoints(&mut conf)?;
     conf.interface.mtu = Some(host::choose_mtu(&conf));

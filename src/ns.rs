@@ -146,6 +146,28 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<(
     Ok(())
 }
 
+/// Refuses a profile that is also open on PROG's standard input, output or
+/// error (`wg-wrap /dev/stdin -- PROG < work.conf`): hidden by path, it
+/// would still be read through the descriptor.
+pub fn check_not_on_stdio(profile: &Path) -> Result<()> {
+    let Ok(file) = rustix::fs::stat(profile) else {
+        return Ok(());
+    };
+    for (fd, name) in [
+        (rustix::stdio::stdin(), "standard input"),
+        (rustix::stdio::stdout(), "standard output"),
+        (rustix::stdio::stderr(), "standard error"),
+    ] {
+        if rustix::fs::fstat(fd).is_ok_and(|s| s.st_dev == file.st_dev && s.st_ino == file.st_ino) {
+            return Err(Error::new(format!(
+                "the profile is open on {name}: the program would read its keys there"
+            ))
+            .hint("give the profile by its path or name, not on a descriptor"));
+        }
+    }
+    Ok(())
+}
+
 /// Enters the working directory `cwd` again by its path, so that what was
 /// masked since (the profile store) is seen masked: a directory kept open
 /// would still show what lies under the mask. Where the path is gone

@@ -1,10 +1,13 @@
 //! The runtime directory: `$XDG_RUNTIME_DIR/wg-wrap/` (0700).
 //!
 //! Without XDG_RUNTIME_DIR (cron, sudo): `/run/user/$UID/wg-wrap` if
-//! `/run/user/$UID` exists, else `wg-wrap-runtime` in the user's cache
-//! directory (`$XDG_CACHE_HOME`, `~/.cache`): a shared directory such as
-//! /tmp would let another user take the name first. Whatever the place, it
-//! is refused unless it is a real directory owned by the caller.
+//! `/run/user/$UID` exists, else `/tmp/wg-wrap-$UID`. A program inside
+//! cannot move either away (it sees the directory read-only, and cannot
+//! rename /run/user or /tmp), which it could do to a directory in its HOME.
+//! If another user has taken `/tmp/wg-wrap-$UID` first, `wg-wrap-runtime`
+//! in the user's cache directory (`$XDG_CACHE_HOME`, `~/.cache`) is used.
+//! Whatever the place, it is refused unless it is a real directory owned
+//! by the caller.
 
 use crate::error::{Error, Result};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
@@ -20,6 +23,10 @@ pub fn dir() -> Result<PathBuf> {
             if run_user.is_dir() {
                 run_user.join("wg-wrap")
             } else {
+                let tmp = PathBuf::from(format!("/tmp/wg-wrap-{uid}"));
+                if ensure_private(&tmp, uid).is_ok() {
+                    return Ok(tmp);
+                }
                 cache_dir()?.join("wg-wrap-runtime")
             }
         }

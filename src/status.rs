@@ -18,15 +18,32 @@ pub struct PeerStatus {
     pub tx_bytes: u64,
 }
 
+/// The most a status reply may take, and may hold: whatever answers on the
+/// socket (an engine, or anything that took its place) cannot stall a
+/// listing by trickling bytes.
+const QUERY_TIME: Duration = Duration::from_secs(2);
+const MAX_REPLY: usize = 64 << 10;
+
 /// Asks an engine `get=1` on its status socket.
 pub fn query(socket: &Path) -> std::io::Result<Vec<PeerStatus>> {
+    let deadline = std::time::Instant::now() + QUERY_TIME;
     let mut stream = UnixStream::connect(socket)?;
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    stream.set_write_timeout(Some(QUERY_TIME))?;
     stream.write_all(b"get=1\n\n")?;
-    let mut reply = String::new();
-    stream.take(1 << 20).read_to_string(&mut reply)?;
-    Ok(parse(&reply))
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while reply.len() < MAX_REPLY {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        stream.set_read_timeout(Some(left))?;
+        match stream.read(&mut chunk)? {
+            0 => break,
+            n => reply.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Ok(parse(&String::from_utf8_lossy(&reply)))
 }
 
 /// Parses a UAPI `get=1` reply into its peers.

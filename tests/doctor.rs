@@ -97,7 +97,7 @@ fn runtime_directory_not_ours_or_not_set() {
     let fallback = if std::path::Path::new(&format!("/run/user/{}", sb.user.uid)).is_dir() {
         format!("/run/user/{}/wg-wrap", sb.user.uid)
     } else {
-        format!("{}/.cache/wg-wrap-runtime", sb.home.display())
+        format!("/tmp/wg-wrap-{}", sb.user.uid)
     };
     let existed = std::path::Path::new(&fallback).exists();
     let out = sb
@@ -168,19 +168,21 @@ fn optional_tools_missing_is_only_a_note() {
     );
 }
 
-/// Without XDG_RUNTIME_DIR and /run/user/UID, the runtime directory is in
-/// the user's own cache directory: another user who made a directory of
-/// that user's name in /tmp first stops nothing.
+/// Without XDG_RUNTIME_DIR and /run/user/UID, another user who made the
+/// user's /tmp/wg-wrap-UID first stops nothing: the runtime directory is then
+/// in the user's own cache directory.
 #[test]
 fn another_user_cannot_take_the_runtime_directory_first() {
-    let sb = Sandbox::new();
+    // The victim is the second test user (the first one's /tmp fallback is
+    // another test's), the squatter the first.
+    let sb = Sandbox::for_user(common::User::other());
     if std::path::Path::new(&format!("/run/user/{}", sb.user.uid)).is_dir() {
         return;
     }
-    let other = common::User::other();
+    let squatter = common::User::test();
     let squatted = std::path::PathBuf::from(format!("/tmp/wg-wrap-{}", sb.user.uid));
     let made = std::fs::create_dir(&squatted).is_ok();
-    std::os::unix::fs::chown(&squatted, Some(other.uid), Some(other.gid)).unwrap();
+    std::os::unix::fs::chown(&squatted, Some(squatter.uid), Some(squatter.gid)).unwrap();
     let out = sb
         .cmd("wg-wrap")
         .arg("status")
@@ -188,6 +190,8 @@ fn another_user_cannot_take_the_runtime_directory_first() {
         .run();
     if made {
         let _ = std::fs::remove_dir(&squatted);
+    } else {
+        std::os::unix::fs::chown(&squatted, Some(sb.user.uid), Some(sb.user.gid)).unwrap();
     }
     assert_eq!(out.ok(), "");
     assert!(sb.home.join(".cache/wg-wrap-runtime").is_dir());

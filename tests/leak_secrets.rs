@@ -233,3 +233,25 @@ fn a_profile_path_through_the_store_is_masked_as_resolved() {
         "the key was readable: {out:?}"
     );
 }
+
+/// A profile that is also PROG's standard input (`wg-wrap /dev/stdin -- PROG
+/// < work.conf`) is refused: hidden by path, it would be read through fd 0.
+#[test]
+fn a_profile_on_standard_input_is_refused() {
+    let net = Net::with_wireguard_go_server();
+    let file = net
+        .sb
+        .user_file("work.conf", net.profile("198.19.0.0/24"), 0o600);
+    for profile in ["/dev/stdin", file.to_str().unwrap()] {
+        let script = format!("exec wg-wrap {profile} -- cat < {}", file.display());
+        let out = common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+            .in_netns(&net.host_ns)
+            .args(["-c", &script])
+            .run();
+        out.fails(
+            125,
+            "wg-unshare: the profile is open on standard input: the program would read its keys there",
+        );
+        assert!(!out.stdout.contains("PrivateKey"));
+    }
+}

@@ -537,3 +537,71 @@ fn a_pin_naming_a_namespace_prog_made_is_not_joined() {
         .status();
     net.cmd("wg-pin").args(["--remove", "real"]).run().ok();
 }
+
+/// A pin whose status socket answers a byte at a time (anything may sit on
+/// it) delays `wg-pin --list` by at most the query's deadline.
+#[test]
+fn a_trickling_status_socket_does_not_hang_the_list() {
+    use std::os::unix::fs::MetadataExt;
+    let net = Net::with_wireguard_go_server();
+    let runtime = net.sb.runtime.join("wg-wrap");
+    net.wrap(&["status"]).run().ok();
+    let server = "import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1]); s.listen(4)
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    c, _ = s.accept()
+    while time.monotonic() < end:
+        try:
+            c.send(b'x'); time.sleep(0.5)
+        except OSError:
+            break";
+    // The socket's name needs the server's pid: a shell that execs python.
+    let trickler = common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+        .args([
+            "-c",
+            &format!(
+                "exec python3 -c \"$0\" {}/engine-$$.sock",
+                runtime.display()
+            ),
+            server,
+        ])
+        .spawn();
+    let pid = trickler.pid();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !runtime.join(format!("engine-{pid}.sock")).exists() {
+        assert!(Instant::now() < deadline, "the trickler did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start = stat
+        .rsplit(") ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(19)
+        .unwrap();
+    let netns = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .ino();
+    let entry = runtime.join("pins/slow");
+    std::fs::create_dir_all(runtime.join("pins")).unwrap();
+    net.sb.chown(&runtime.join("pins"));
+    std::fs::write(
+        &entry,
+        format!("engine_pid={pid}\nstart_time={start}\nnetns={netns}\nprofile=x\ncreated=1\n"),
+    )
+    .unwrap();
+    net.sb.chown(&entry);
+    let began = Instant::now();
+    let list = net.cmd("wg-pin").arg("--list").run();
+    assert!(list.ok().starts_with("slow "), "{list:?}");
+    assert!(
+        began.elapsed() < Duration::from_secs(10),
+        "the list took {:?}",
+        began.elapsed()
+    );
+    trickler.signal("KILL");
+    trickler.wait();
+}
