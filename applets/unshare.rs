@@ -83,7 +83,9 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         ProfileRef::Named(_) => None,
     };
     let cwd = std::env::current_dir().ok();
-    ns::hide_profiles(store.root(), file)?;
+    if let Some(id) = ns::hide_profiles(store.root(), file)? {
+        chain::set(chain::STORE, id);
+    }
     services::mask(&bus)?;
     ns::reenter_cwd(cwd);
     ns::setup_dns(&dns, &runtime.join(format!("mnt-{}", std::process::id())))?;

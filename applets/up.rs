@@ -36,14 +36,18 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
             None => None,
         },
     };
-    let profile = std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string());
+    let labels = wg_wrap::registry::Labels {
+        profile: std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string()),
+        store: std::env::var(chain::STORE).ok(),
+    };
+    chain::unset(chain::STORE);
     let runtime = runtime::dir()?;
     let tun = tunnel::bring_up(&conf)?;
     let peers: Vec<_> = (conf.peers.iter())
         .map(|p| (p.public_key, p.endpoint.clone()))
         .collect();
     // The conf (and its keys) moves into the engine.
-    let engine = engine::spawn(conf, tun, host, &runtime, &profile)?;
+    let engine = engine::spawn(conf, tun, host, &runtime, &labels)?;
     let pid = engine.pid;
     let ready = engine.wait(Duration::from_secs(opts.handshake_timeout))?;
     if opts.handshake_timeout > 0 {

@@ -37,6 +37,9 @@ pub const CORE_LIMIT: &str = "WG_WRAP_CORE_LIMIT";
 /// Fd number of the read end of the session bus proxy's pipe: the proxy
 /// ends when it closes. Set by wg-unshare, taken by wg-up, kept by the engine.
 pub const BUS_FD: &str = "WG_WRAP_BUS_FD";
+/// The profile store wg-unshare hid, `DEV:INODE:PATH`. Set by wg-unshare, taken
+/// by wg-up for the engine's registry entry (see `registry::check_store_unmoved`).
+pub const STORE: &str = "WG_WRAP_STORE";
 /// Prefix of every chain variable; wg-exec removes them all before PROG runs.
 pub const PREFIX: &str = "WG_WRAP_";
 

@@ -115,7 +115,8 @@ pub fn prog_view(runtime: &Path) -> Result<()> {
 /// Hides the profiles: an empty read-only tmpfs over the store (made first
 /// if it does not exist yet), and
 /// /dev/null (read-only) over a profile given by path.
-pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<()> {
+/// Returns the store's identity (`DEV:INODE:PATH`) as it was before the mask.
+pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<Option<String>> {
     // Compared and masked as resolved (`..`, symlinks): `store/../../x.conf`
     // is not in the store, whatever its spelling.
     let resolved = profile_file.map(|f| f.canonicalize().unwrap_or_else(|_| f.to_path_buf()));
@@ -133,6 +134,7 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<(
             .mode(0o700)
             .create(store_root);
     }
+    let id = crate::registry::dir_id(store_root);
     if store_root.is_dir() {
         mask_dir(store_root, true)?;
     }
@@ -143,7 +145,7 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<(
         rustix::mount::mount_bind("/dev/null", file).map_err(fail)?;
         remount_read_only(file).map_err(fail)?;
     }
-    Ok(())
+    Ok(id)
 }
 
 /// Refuses a profile that is also open on PROG's standard input, output or

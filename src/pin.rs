@@ -50,6 +50,7 @@ pub fn pin(name: &str, runtime: &Path) -> Result<Entry> {
         netns,
         profile: std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".into()),
         created: registry::now(),
+        store: None,
     };
     Dir::pins(runtime).create(name, &entry)?;
     Ok(entry)

@@ -9,6 +9,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// What the engine's registry entry says besides its own ids.
+pub struct Labels {
+    /// The profile's name, or the file it was read from.
+    pub profile: String,
+    /// The store the namespace hid (`DEV:INODE:PATH`).
+    pub store: Option<String>,
+}
+
 /// One live (or once live) namespace.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -21,14 +29,20 @@ pub struct Entry {
     pub profile: String,
     /// When it was made, in seconds since the epoch.
     pub created: u64,
+    /// The profile store this namespace hid, as `DEV:INODE:PATH` (live entries).
+    pub store: Option<String>,
 }
 
 impl Entry {
     pub fn to_text(&self) -> String {
-        format!(
+        let mut text = format!(
             "engine_pid={}\nstart_time={}\nnetns={}\nprofile={}\ncreated={}\n",
             self.engine_pid, self.start_time, self.netns, self.profile, self.created
-        )
+        );
+        if let Some(store) = &self.store {
+            text.push_str(&format!("store={store}\n"));
+        }
+        text
     }
 
     pub fn parse(text: &str) -> Option<Entry> {
@@ -43,6 +57,7 @@ impl Entry {
             netns: get("netns")?.parse().ok()?,
             profile: get("profile")?,
             created: get("created")?.parse().ok()?,
+            store: get("store"),
         })
     }
 
@@ -66,6 +81,39 @@ pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A directory's identity and path, `DEV:INODE:PATH`, as live entries
+/// record the store.
+pub fn dir_id(dir: &Path) -> Option<String> {
+    let st = rustix::fs::stat(dir).ok()?;
+    Some(format!("{}:{}:{}", st.st_dev, st.st_ino, dir.display()))
+}
+
+/// Refuses to write a profile into a store that is not the one a live
+/// namespace hid: a program inside can rename a parent of the store (its
+/// HOME is writable) and make a new, visible store where the old one was.
+pub fn check_store_unmoved(store_root: &Path, runtime: &Path) -> Result<()> {
+    let now = dir_id(store_root);
+    let same_path = |id: &str| id.splitn(3, ':').nth(2) == Some(&*store_root.to_string_lossy());
+    for (_, entry) in Dir::live(runtime).list().live {
+        if let Some(hid) = &entry.store
+            && same_path(hid)
+            && now.as_ref() != Some(hid)
+        {
+            return Err(Error::new(format!(
+                "{} is not the store the namespace of engine {} ({}) hid: a program inside may have moved it",
+                store_root.display(),
+                entry.engine_pid,
+                entry.profile
+            ))
+            .hint(format!(
+                "end that namespace (`wg-wrap status` lists it), then check {}",
+                store_root.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A running process's start time (clock ticks since boot); None when it
@@ -239,6 +287,7 @@ mod tests {
             netns: 4026531840,
             profile: "work".into(),
             created: now(),
+            store: Some("2049:1234:/home/u/.config/wg-wrap".into()),
         };
         assert_eq!(Entry::parse(&entry.to_text()), Some(entry.clone()));
         assert!(entry.is_live());

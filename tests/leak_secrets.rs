@@ -255,3 +255,43 @@ fn a_profile_on_standard_input_is_refused() {
         assert!(!out.stdout.contains("PrivateKey"));
     }
 }
+
+/// A program inside renames a parent of the store away (its HOME is
+/// writable; the mask moves with it) and leaves an empty store in its place:
+/// the user's next import would land where the program reads. It is refused
+/// while that namespace lives, and works once it has ended.
+#[test]
+fn a_store_moved_away_from_inside_is_not_written_to() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    net.wrap(&["--pin", "mover", "vpn", "--", "true"])
+        .run()
+        .ok();
+    let config = net.sb.home.join(".config");
+    let attack = format!(
+        "mv {c} {c}.old && mkdir -p {c}/wg-wrap/profiles && echo moved",
+        c = config.display()
+    );
+    let out = net
+        .wrap(&["--join", "mover", "--", "sh", "-c", &attack])
+        .run();
+    assert_eq!(out.ok(), "moved\n");
+    let import = net
+        .sb
+        .cmd("wg-profile")
+        .args(["import", "-", "late"])
+        .stdin(net.profile("198.19.0.0/24"))
+        .run();
+    import.fails(125, "is not the store the namespace of engine");
+    assert!(!config.join("wg-wrap/profiles/late.conf").exists());
+    net.cmd("wg-pin").args(["--remove", "mover"]).run().ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !net.sb.processes().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the engine did not end"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    net.import("late", &net.profile("198.19.0.0/24"));
+}

@@ -46,13 +46,13 @@ pub struct Engine {
 /// Forks the engine for `conf` over `tun` and `udp`. Must be called while
 /// the process has one thread. Returns once the engine said `pid`.
 /// `runtime` is the user's runtime directory (for the registry and the
-/// status socket); `profile` names the profile in the registry.
+/// status socket); `labels` are what the registry says of it.
 pub fn spawn(
     conf: Conf,
     tun: tun_rs::SyncDevice,
     host: HostFds,
     runtime: &Path,
-    profile: &str,
+    labels: &registry::Labels,
 ) -> Result<Engine> {
     let awaited = (conf.peers.iter().enumerate())
         .filter(|(_, p)| p.endpoint.is_some())
@@ -64,7 +64,7 @@ pub fn spawn(
     // wg-up starts no thread before this. The conf moves into the engine;
     // wg-up's copy of the keys is zeroed as the closure is dropped here.
     daemon::spawn_detached("the engine", move || {
-        engine_main(conf, tun, host, write, prog, runtime, profile)
+        engine_main(conf, tun, host, write, prog, runtime, labels)
     })?;
     let mut report = BufReader::new(File::from(read));
     let mut line = String::new();
@@ -155,11 +155,11 @@ fn engine_main(
     report: OwnedFd,
     prog: rustix::process::Pid,
     runtime: &Path,
-    profile: &str,
+    labels: &registry::Labels,
 ) -> i32 {
     let mut report = File::from(report);
     let _ = writeln!(report, "pid {}", std::process::id());
-    match serve(conf, tun, host, report.try_clone(), prog, runtime, profile) {
+    match serve(conf, tun, host, report.try_clone(), prog, runtime, labels) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(report, "error {e}");
@@ -175,7 +175,7 @@ fn serve(
     report: std::io::Result<File>,
     prog: rustix::process::Pid,
     runtime: &Path,
-    profile: &str,
+    labels: &registry::Labels,
 ) -> Result<()> {
     let report = report.map_err(|e| Error::sys("start the engine", e))?;
     crate::guard::hold_keys("the engine")?;
@@ -202,7 +202,8 @@ fn serve(
         engine_pid: pid,
         start_time: registry::start_time(pid).unwrap_or(0),
         netns: lifetime.netns(),
-        profile: profile.to_string(),
+        profile: labels.profile.clone(),
+        store: labels.store.clone(),
         created: registry::now(),
     };
     let live = registry::Dir::live(runtime);
