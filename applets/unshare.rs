@@ -86,7 +86,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     if let Some(id) = ns::hide_profiles(store.root(), file)? {
         chain::set(chain::STORE, id);
     }
-    services::mask(&bus)?;
+    services::mask(&bus, &runtime)?;
     ns::reenter_cwd(cwd);
     ns::setup_dns(&dns, &runtime.join(format!("mnt-{}", std::process::id())))?;
     caps::keep_across_exec(caps::CHAIN)?;

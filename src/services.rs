@@ -1,14 +1,23 @@
 //! Host services within reach over AF_UNIX that act for their clients
 //! outside the tunnel: the session bus (service activation, systemd's user
 //! manager, portals that open URLs), the system bus, avahi, sssd, winbind,
-//! CUPS, container engines, gpg's dirmngr. Inside, each is masked: an empty
-//! directory, or /dev/null over the socket. The session bus is replaced by
-//! a filtering `xdg-dbus-proxy` (the proxy Flatpak uses): clients may talk
-//! to the bus itself and to each other, and nothing else — no activation, no
-//! systemd, no portal.
+//! CUPS, container engines, gvfs, gpg's dirmngr. None is within reach
+//! inside, whatever the host does later (a daemon that restarts makes its
+//! socket anew, which would undo a mask on the socket itself):
 //!
-//! Windows and sound stay within reach (X11 and Wayland sockets, PipeWire,
-//! PulseAudio): they draw and play, and start nothing.
+//! - /run is a tmpfs holding the host's entries (bound) but those of such
+//!   services; an entry the host makes later does not appear;
+//! - the user's runtime directory ($XDG_RUNTIME_DIR) is a tmpfs holding only
+//!   what draws, plays and keeps secrets (Wayland, PipeWire, PulseAudio,
+//!   keyrings and agents), wg-wrap's own directory, and the session bus: a
+//!   filtering `xdg-dbus-proxy` (the proxy Flatpak uses) through which
+//!   clients may talk to the bus itself and to each other and nothing else —
+//!   no activation, no systemd, no portal. Flatpak builds its sandboxes'
+//!   runtime directory the same way;
+//! - sssd's pipes are an empty directory.
+//!
+//! Windows and sound stay within reach (X11, Wayland, PipeWire, PulseAudio):
+//! they draw and play, and start nothing.
 
 use crate::chain;
 use crate::error::{Error, Result};
@@ -18,32 +27,51 @@ use rustix::mount::MountFlags;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Directories of system services' sockets, emptied inside.
-const SYSTEM_DIRS: &[&str] = &[
-    "/run/dbus",
-    "/run/avahi-daemon",
-    "/var/lib/sss/pipes",
-    "/run/samba/winbindd",
-    "/run/cups",
-    "/run/podman",
+/// Entries of /run left out inside: the system bus, avahi, CUPS, samba's
+/// winbind, container engines, snapd.
+const RUN_DENIED: &[&str] = &[
+    "dbus",
+    "avahi-daemon",
+    "cups",
+    "samba",
+    "podman",
+    "docker",
+    "docker.sock",
+    "snapd.socket",
+    "snapd-snap.socket",
 ];
 
-/// System services' sockets, /dev/null inside.
-const SYSTEM_SOCKETS: &[&str] = &[
-    "/run/docker.sock",
-    "/run/snapd.socket",
-    "/run/snapd-snap.socket",
+/// Directories of system services' sockets outside /run, emptied inside.
+const OTHER_DIRS: &[&str] = &["/var/lib/sss/pipes"];
+
+/// Entries of the user's runtime directory kept inside (a trailing `*`
+/// matches any rest of the name): display, sound, keyrings and agents, X
+/// authority files, dconf, wg-wrap's own directory.
+const RUNTIME_KEPT: &[&str] = &[
+    "wayland-*",
+    "pipewire-0",
+    "pipewire-0.lock",
+    "pulse",
+    "dconf",
+    "keyring",
+    "gcr",
+    "ssh-agent.socket",
+    "openssh_agent",
+    ".mutter-Xwaylandauth.*",
+    "xauth_*",
+    "ICEauthority",
+    "wg-wrap",
 ];
 
-/// Directories under $XDG_RUNTIME_DIR, emptied inside: systemd's user
-/// manager, gvfs, the accessibility bus, rootless podman.
-const RUNTIME_DIRS: &[&str] = &["systemd", "gvfsd", "at-spi", "podman"];
+/// In `gnupg/`: the agent's sockets, not dirmngr's (it fetches keys).
+const GNUPG_KEPT: &[&str] = &["S.gpg-agent*"];
 
-/// Sockets under $XDG_RUNTIME_DIR, /dev/null inside.
-const RUNTIME_SOCKETS: &[&str] = &["docker.sock", "gnupg/S.dirmngr"];
-
-/// Names under $XDG_RUNTIME_DIR starting so (KDE's kdeinit5 launcher).
-const RUNTIME_PREFIXES: &[&str] = &["kdeinit5__"];
+fn matches(patterns: &[&str], name: &str) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *p,
+    })
+}
 
 /// The proxy's binary, found on PATH.
 pub const PROXY: &str = "xdg-dbus-proxy";
@@ -226,66 +254,154 @@ fn start_proxy(
     Ok(Some((socket, ready)))
 }
 
-/// An empty tmpfs over `dir`.
-fn empty_dir(dir: &Path) -> Result<()> {
+/// An empty tmpfs over `dir`, mode `mode`.
+fn tmpfs(dir: &Path, mode: &std::ffi::CStr) -> Result<()> {
     rustix::mount::mount(
         "wg-wrap",
         dir,
         "tmpfs",
         MountFlags::NOSUID | MountFlags::NODEV,
-        c"mode=0755",
+        mode,
     )
     .map_err(|e| Error::sys(format_args!("hide {}", dir.display()), e))
 }
 
-/// `source` bound over the socket `target`.
+/// `source` bound over the socket (or file) `target`.
 fn cover(source: &Path, target: &Path) -> Result<()> {
     rustix::mount::mount_bind(source, target)
         .map_err(|e| Error::sys(format_args!("hide {}", target.display()), e))
+}
+
+/// Puts `source` (a file, directory or symlink) at `target` in a tmpfs: a
+/// symlink is copied, anything else bound (directories with what is
+/// mounted below them).
+fn bring(source: &Path, target: &Path) -> std::io::Result<()> {
+    let meta = std::fs::symlink_metadata(source)?;
+    if meta.file_type().is_symlink() {
+        return std::os::unix::fs::symlink(std::fs::read_link(source)?, target);
+    }
+    if meta.is_dir() {
+        std::fs::create_dir(target)?;
+        rustix::mount::mount_bind_recursive(source, target)?;
+    } else {
+        std::fs::File::create(target)?;
+        rustix::mount::mount_bind(source, target)?;
+    }
+    Ok(())
+}
+
+/// Remakes `dir` as a tmpfs (mode `mode`) holding the entries of the old one
+/// that `keep` accepts. The old tree is kept aside at `scratch` (a new path
+/// in a directory of the user's) while the entries are brought over.
+fn rebuild(
+    dir: &Path,
+    mode: &std::ffi::CStr,
+    scratch: &Path,
+    keep: &dyn Fn(&str, &Path) -> Option<Bring>,
+) -> Result<()> {
+    use rustix::fd::AsRawFd;
+    let fail = |e: std::io::Error| Error::sys(format_args!("rebuild {}", dir.display()), e);
+    std::fs::create_dir(scratch).map_err(fail)?;
+    let result = (|| {
+        rustix::mount::mount_bind_recursive(dir, scratch).map_err(|e| fail(e.into()))?;
+        // Reached by descriptor: the new tmpfs may cover the scratch path.
+        let saved = rustix::fs::open(
+            scratch,
+            rustix::fs::OFlags::PATH | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| fail(e.into()))?;
+        let old = PathBuf::from(format!("/proc/self/fd/{}", saved.as_raw_fd()));
+        tmpfs(dir, mode)?;
+        let entries = std::fs::read_dir(&old).map_err(fail)?;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let source = old.join(&name);
+            let target = dir.join(&name);
+            match keep(&name.to_string_lossy(), &source) {
+                None => {}
+                Some(Bring::Whole) => bring(&source, &target).map_err(fail)?,
+                Some(Bring::Only(patterns)) => {
+                    std::fs::create_dir(&target).map_err(fail)?;
+                    for inner in std::fs::read_dir(&source).map_err(fail)?.flatten() {
+                        let inner_name = inner.file_name();
+                        if matches(patterns, &inner_name.to_string_lossy()) {
+                            bring(&inner.path(), &target.join(&inner_name)).map_err(fail)?;
+                        }
+                    }
+                }
+            }
+        }
+        let _ = rustix::mount::unmount(&old, rustix::mount::UnmountFlags::DETACH);
+        Ok(())
+    })();
+    let _ = rustix::mount::unmount(scratch, rustix::mount::UnmountFlags::DETACH);
+    let _ = std::fs::remove_dir(scratch);
+    result
+}
+
+/// How much of an entry a rebuilt directory gets.
+enum Bring {
+    Whole,
+    /// A directory with only the entries these patterns match.
+    Only(&'static [&'static str]),
 }
 
 fn resolved(path: &Path) -> Option<PathBuf> {
     std::fs::canonicalize(path).ok()
 }
 
-/// Inside, after the unshare: masks every service above and puts the proxy
-/// (or /dev/null) over the session bus.
-pub fn mask(bus: &SessionBus) -> Result<()> {
-    let base = runtime_base();
-    let mut dirs: Vec<PathBuf> = SYSTEM_DIRS.iter().map(PathBuf::from).collect();
-    let mut sockets: Vec<PathBuf> = SYSTEM_SOCKETS.iter().map(PathBuf::from).collect();
+/// Inside, after the unshare: rebuilds /run and the user's runtime
+/// directory without the services above, empties sssd's pipes, and puts
+/// the proxy (or nothing) where the session bus was. `runtime` is wg-wrap's
+/// runtime directory (scratch space).
+pub fn mask(bus: &SessionBus, runtime: &Path) -> Result<()> {
+    let scratch = |what: &str| runtime.join(format!("{what}-{}", std::process::id()));
+    if Path::new("/run").is_dir() {
+        rebuild(
+            Path::new("/run"),
+            c"mode=0755",
+            &scratch("run"),
+            &|name, _| (!matches(RUN_DENIED, name)).then_some(Bring::Whole),
+        )?;
+    }
+    for dir in OTHER_DIRS {
+        if let Some(real) = resolved(Path::new(dir)).filter(|r| r.is_dir()) {
+            tmpfs(&real, c"mode=0755")?;
+        }
+    }
+    let base = runtime_base()
+        .and_then(|b| resolved(&b))
+        .filter(|b| b.is_dir());
     if let Some(base) = &base {
-        dirs.extend(RUNTIME_DIRS.iter().map(|d| base.join(d)));
-        sockets.extend(RUNTIME_SOCKETS.iter().map(|s| base.join(s)));
-        if let Ok(entries) = std::fs::read_dir(base) {
-            let named = |name: &str| RUNTIME_PREFIXES.iter().any(|p| name.starts_with(p));
-            sockets.extend(
-                entries
-                    .flatten()
-                    .filter(|e| named(&e.file_name().to_string_lossy()))
-                    .map(|e| e.path()),
-            );
-        }
-    }
-    let mut done: Vec<PathBuf> = Vec::new();
-    for dir in dirs {
-        if let Some(real) = resolved(&dir).filter(|r| r.is_dir() && !done.contains(r)) {
-            empty_dir(&real)?;
-            done.push(real);
-        }
-    }
-    for socket in sockets {
-        if let Some(real) = resolved(&socket).filter(|r| !r.is_dir() && !done.contains(r)) {
-            cover(Path::new("/dev/null"), &real)?;
-            done.push(real);
-        }
+        let keep_bus = bus.host;
+        rebuild(base, c"mode=0700", &scratch("xdg"), &|name, _| {
+            if name == "gnupg" {
+                Some(Bring::Only(GNUPG_KEPT))
+            } else if matches(RUNTIME_KEPT, name) || (keep_bus && name == "bus") {
+                Some(Bring::Whole)
+            } else {
+                None
+            }
+        })?;
     }
     if !bus.host {
-        let source = bus.proxy.as_deref().unwrap_or(Path::new("/dev/null"));
         for path in &bus.paths {
-            if let Some(real) = resolved(path).filter(|r| !done.contains(r)) {
-                cover(source, &real)?;
-                done.push(real);
+            let inside_base = base
+                .as_ref()
+                .is_some_and(|b| path.parent() == Some(b.as_path()));
+            match (&bus.proxy, inside_base) {
+                (Some(proxy), true) => {
+                    std::fs::File::create(path)
+                        .map_err(|e| Error::sys(format_args!("create {}", path.display()), e))?;
+                    cover(proxy, path)?;
+                }
+                (None, true) => {}
+                (source, false) => {
+                    if let Some(real) = resolved(path) {
+                        cover(source.as_deref().unwrap_or(Path::new("/dev/null")), &real)?;
+                    }
+                }
             }
         }
     }

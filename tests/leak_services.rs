@@ -301,3 +301,33 @@ fn windows_and_sound_keep_working() {
         daemon.wait();
     }
 }
+
+/// A session bus that appears, or comes back, after the namespace was made
+/// (the daemon removes its socket and makes a new one) is not reachable
+/// inside: the runtime directory inside holds only what it held at the start.
+#[test]
+fn a_bus_started_or_restarted_later_is_out_of_reach() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    net.wrap(&["--pin", "early", "vpn", "--", "true"])
+        .run()
+        .ok();
+    let bus = SessionBus::start(&net);
+    let out = net
+        .wrap(&["--join", "early", "--", "sh", "-c", BUS_ATTACKS])
+        .run();
+    assert_eq!(out.ok(), "", "{out:?}");
+    assert_eq!(bus.escaped(), None, "a service started outside");
+    // A namespace made with the bus, which then restarts.
+    net.wrap(&["--pin", "late", "vpn", "--", "true"]).run().ok();
+    drop(bus);
+    let bus = SessionBus::start(&net);
+    let out = net
+        .wrap(&["--join", "late", "--", "sh", "-c", BUS_ATTACKS])
+        .run();
+    assert!(!out.stdout.contains("escape"), "{out:?}");
+    assert_eq!(bus.escaped(), None, "a service started outside");
+    for pin in ["early", "late"] {
+        net.cmd("wg-pin").args(["--remove", pin]).run().ok();
+    }
+}
