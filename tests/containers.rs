@@ -201,3 +201,89 @@ fn resolv_conf_a_symlink_out_of_etc() {
 fn resolv_conf_a_symlink_out_of_etc_rootless() {
     check(&SYMLINK_OUT_OF_ETC, true);
 }
+
+/// A real rootless podman container whose root filesystem is made from this
+/// machine's own files (no image, no Internet): wg-wrap inside it fetches
+/// through the tunnel with the profile's DNS, both started as toolbox and
+/// distrobox start theirs (user namespace kept, host network, privileged)
+/// and as a plain `podman run --device /dev/net/tun`.
+#[test]
+fn a_wrapped_fetch_inside_a_rootless_podman_container() {
+    let mut net = Net::with_wireguard_go_server();
+    net.start_httpd("from-a-container", 1);
+    let sb = &net.sb;
+    let rootfs = sb.root.join("rootfs");
+    let tools = ["/bin/sh", "/usr/bin/curl", "/bin/cat"];
+    let made = std::process::Command::new("sh")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/common/mkroot.sh"
+        ))
+        .arg(&rootfs)
+        .arg(&sb.user.name)
+        .args(tools)
+        .arg(sb.bin.join("wg-wrap"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for applet in sb.applets() {
+        if applet != "wg-wrap" {
+            std::os::unix::fs::symlink("wg-wrap", rootfs.join("usr/bin").join(&applet)).unwrap();
+        }
+    }
+    let profile = rootfs.join("vpn.conf");
+    std::fs::write(&profile, net.profile("198.19.0.0/24")).unwrap();
+    std::fs::set_permissions(
+        &profile,
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    sb.chown(&profile);
+    let inside = format!(
+        "cat /proc/self/mountinfo; echo ---; wg-wrap -q /vpn.conf -- sh -c 'cat /etc/resolv.conf; echo ---; curl -sS --max-time 5 http://{}:8000/token'",
+        net::SERVER_TUN
+    );
+    let toolbox = [
+        "--userns=keep-id",
+        "--network=host",
+        "--pid=host",
+        "--privileged",
+        "--security-opt=label=disable",
+    ];
+    let plain = [
+        "--userns=keep-id",
+        "--network=host",
+        "--device=/dev/net/tun",
+        "--security-opt=label=disable",
+    ];
+    for flags in [&toolbox[..], &plain[..]] {
+        // runc and cgroupfs: the machines this runs on have hybrid cgroups,
+        // which crun refuses.
+        let out = common::Cmd::from(sb, std::path::Path::new("/usr/bin/podman"))
+            .in_netns(&net.host_ns)
+            .args(["--runtime=runc", "--cgroup-manager=cgroupfs", "run", "--rm"])
+            .args(flags)
+            .args(["-e", "XDG_RUNTIME_DIR=/run", "-e", "HOME=/home", "--rootfs"])
+            .arg(&rootfs)
+            .args(["/bin/sh", "-c", &inside])
+            .run();
+        let parts: Vec<&str> = out.ok().split("---\n").collect();
+        assert_eq!(parts.len(), 3, "{flags:?}: {out:?}");
+        assert!(
+            parts[0]
+                .lines()
+                .any(|l| l.split(' ').nth(4) == Some("/etc/resolv.conf")),
+            "{flags:?}: podman bound no resolv.conf: {out:?}"
+        );
+        let servers: Vec<&str> = parts[1]
+            .lines()
+            .filter(|l| l.starts_with("nameserver"))
+            .collect();
+        assert_eq!(
+            servers,
+            [format!("nameserver {}", net::SERVER_TUN)],
+            "{flags:?}: {out:?}"
+        );
+        assert_eq!(parts[2], "from-a-container\n", "{flags:?}: {out:?}");
+    }
+}
