@@ -45,6 +45,8 @@ pub fn run() -> Vec<Check> {
         tun(),
         runtime_dir(),
         resolv_conf(),
+        etc_mounts(),
+        session_bus(),
         tool("wireguard-go"),
         tool("wg"),
     ]
@@ -166,6 +168,49 @@ fn resolv_conf() -> Check {
         WHAT,
         format!("name servers {}", servers.join(", ")),
     )
+}
+
+/// Mounts under /etc (a container's bind-mounted files): wg-wrap then shows
+/// /etc inside as links (see `ns::setup_dns`).
+fn etc_mounts() -> Check {
+    const WHAT: &str = "/etc";
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let below: Vec<&str> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with("/etc/"))
+        .collect();
+    if below.is_empty() {
+        return Check::new(Verdict::Ok, WHAT, "nothing mounted under it");
+    }
+    Check::new(
+        Verdict::Note,
+        WHAT,
+        format!(
+            "{} mounted under it (a container's layout): inside, /etc is read-only links into this one, with the profile's resolv.conf",
+            below.join(", ")
+        ),
+    )
+}
+
+/// The session bus the program will get.
+fn session_bus() -> Check {
+    const WHAT: &str = "session bus";
+    match crate::services::proxy_binary() {
+        Some(proxy) => Check::new(
+            Verdict::Ok,
+            WHAT,
+            format!("filtered inside by {}", proxy.display()),
+        ),
+        None => Check::new(
+            Verdict::Note,
+            WHAT,
+            format!(
+                "{} is not installed: programs inside get no session bus (install it for a filtered one)",
+                crate::services::PROXY
+            ),
+        ),
+    }
 }
 
 /// Optional tools, found on PATH.

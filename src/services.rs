@@ -158,10 +158,11 @@ fn unescape(value: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn on_path(program: &str) -> Option<PathBuf> {
+/// The session bus proxy, found on PATH.
+pub fn proxy_binary() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
+        .map(|dir| dir.join(PROXY))
         .find(|p| rustix::fs::access(p, rustix::fs::Access::EXEC_OK).is_ok() && p.is_file())
 }
 
@@ -187,7 +188,7 @@ pub fn plan_bus(mode: BusMode, runtime: &Path) -> Result<SessionBus> {
         });
     }
     let upstream = address.unwrap_or_else(|| format!("unix:path={}", paths[0].display()));
-    let (proxy, keep) = match on_path(PROXY) {
+    let (proxy, keep) = match proxy_binary() {
         Some(binary) => start_proxy(&binary, &upstream, runtime)?.unzip(),
         None => {
             log::note(format_args!(

@@ -29,7 +29,28 @@ fn on_this_host_everything_is_fine() {
         format!("ok    runtime directory: {}/wg-wrap", sb.runtime.display())
     );
     assert!(line(text, "wireguard-go").starts_with("ok    wireguard-go: /"));
-    assert_eq!(text.lines().count(), 6, "{text}");
+    assert_eq!(line(text, "/etc:"), "ok    /etc: nothing mounted under it");
+    assert_eq!(
+        line(text, "session bus"),
+        "ok    session bus: filtered inside by /usr/bin/xdg-dbus-proxy"
+    );
+    assert_eq!(text.lines().count(), 8, "{text}");
+}
+
+/// A container's layout (files bound under /etc) is a note: it works, and
+/// /etc inside is links.
+#[test]
+fn mounts_under_etc_are_a_note() {
+    let sb = Sandbox::new();
+    let out = sb
+        .cmd("wg-wrap")
+        .arg("doctor")
+        .in_host_layout("mount --bind /etc/hostname /etc/hosts")
+        .run();
+    assert_eq!(
+        line(out.ok(), "/etc:"),
+        "note  /etc: /etc/hosts mounted under it (a container's layout): inside, /etc is read-only links into this one, with the profile's resolv.conf"
+    );
 }
 
 #[test]
