@@ -24,13 +24,13 @@ fn extra(applet: &str) -> Extra {
         },
         "wg-unshare" => Extra {
             exit: CHAIN_EXIT,
-            environment: "Sets WG_WRAP_UDP_FD (the bound UDP socket), WG_WRAP_CONF_FD (a sealed memfd holding the profile), WG_WRAP_PROFILE, WG_WRAP_STORE (the profile store it hid), WG_WRAP_BUS_FD (the session bus proxy's lifeline) and WG_WRAP_CORE_LIMIT (the caller's core-file limit, lowered to 0 while keys are held) for the next links.",
+            environment: "Sets WG_WRAP_UDP_FD (the bound UDP socket), WG_WRAP_CONF_FD (a sealed memfd holding the profile), WG_WRAP_PROFILE, WG_WRAP_STORE (the profile store it hid), WG_WRAP_BUS_FD (the session bus proxy's lifeline), WG_WRAP_LOCK_FD (the lock on the profile's identity) and WG_WRAP_CORE_LIMIT (the caller's core-file limit, lowered to 0 while keys are held) for the next links.",
             files: FILES,
             examples: "wg-unshare work wg-up wg-exec curl https://example.com/",
         },
         "wg-up" => Extra {
             exit: CHAIN_EXIT,
-            environment: "Takes and unsets WG_WRAP_UDP_FD, WG_WRAP_CONF_FD, WG_WRAP_BUS_FD and WG_WRAP_STORE (for the engine); sets WG_WRAP_ENGINE_PID and WG_WRAP_IFACE for wg-pin and wg-exec.",
+            environment: "Takes and unsets WG_WRAP_UDP_FD, WG_WRAP_CONF_FD, WG_WRAP_BUS_FD, WG_WRAP_LOCK_FD (closed once the engine is registered) and WG_WRAP_STORE (for the engine); sets WG_WRAP_ENGINE_PID and WG_WRAP_IFACE for wg-pin and wg-exec.",
             files: "$XDG_RUNTIME_DIR/wg-wrap/live/PID and engine-PID.sock, made by the engine.",
             examples: "wg-unshare work wg-up --handshake-timeout 2 wg-exec curl https://example.com/",
         },

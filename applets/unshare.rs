@@ -3,13 +3,17 @@
 use crate::cli::{self, Parsed};
 use argh::FromArgs;
 use std::ffi::OsString;
+use std::path::Path;
+use wg_wrap::registry::Entry;
 use wg_wrap::profile::{self, ProfileRef, Store};
-use wg_wrap::{Error, caps, chain, guard, host, log, ns, pin, runtime, services};
+use wg_wrap::{Error, caps, chain, guard, host, identity, log, ns, pin, runtime, services};
 
 /// Read PROFILE, resolve its endpoints, bind the UDP socket, leave the host's
 /// namespaces for new user, network and mount namespaces, then execute into
 /// the next link (wg-up). PROFILE is a stored profile's name, or a file path
-/// (it contains '/' or ends in .conf).
+/// (it contains '/' or ends in .conf). When a live namespace of yours has
+/// the profile's key already, the chain goes on in it from wg-exec (and
+/// wg-pin's NAME pins it).
 #[derive(FromArgs)]
 pub struct Args {
     /// be uid 0 inside (default: your own uid)
@@ -51,12 +55,25 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         log::warn(warning);
     }
     ns::check_not_on_stdio(&loaded.path)?;
+    let runtime = runtime::dir()?;
+    // One key, one namespace (see `identity`). The lock goes down the chain
+    // and is held until wg-up has registered its engine.
+    let (identity, shape) = identity::of(&loaded.parsed.conf);
+    let lock = identity::lock(&runtime, &identity)?;
+    if let Some(live) = identity::live(&runtime, &identity) {
+        identity::check_shape(&live, &shape, profile_arg)?;
+        // Unless it ended in the meantime: then a new one, as if it never was.
+        if pin::join_engine(live.engine_pid, &runtime)? {
+            drop(lock);
+            return Err(run_joined(&live, &next, &runtime));
+        }
+    }
+    chain::pass_fd(chain::LOCK_FD, &lock)?;
     let mut conf = loaded.parsed.conf;
     host::resolve_endpoints(&mut conf)?;
     conf.interface.mtu = Some(host::choose_mtu(&conf));
     let udp = host::bind_udp(conf.interface.listen_port)?;
     let dns = ns::plan_dns(&conf.interface.dns);
-    let runtime = runtime::dir()?;
     let mut text = conf.to_wg_quick();
     let memfd = chain::conf_memfd(&text);
     zeroize::Zeroize::zeroize(&mut text);
@@ -97,4 +114,33 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         chain::pass_fd(pin::NETNS_HELPER_FD, helper)?;
     }
     Err(chain::exec_link(&next, &["wg-up"]))
+}
+
+/// Runs the rest of the chain in `live`, the namespace that already has
+/// this profile's key and which this process has just entered: wg-pin's NAME
+/// (if any) pins it, and wg-exec runs PROG there.
+fn run_joined(live: &Entry, next: &[OsString], runtime: &Path) -> Error {
+    let is = |arg: &OsString, applet: &str| Path::new(arg).file_name() == Some(applet.as_ref());
+    let Some(exec_at) = next.iter().position(|a| is(a, "wg-exec")) else {
+        return Error::new("the chain has no wg-exec")
+            .hint("e.g. `wg-unshare PROFILE wg-up wg-exec PROG`");
+    };
+    let pin_name = (next[..exec_at].iter().position(|a| is(a, "wg-pin")))
+        .and_then(|at| next.get(at + 1))
+        .and_then(|name| name.to_str());
+    if let Some(name) = pin_name
+        && let Err(e) = pin::pin_existing(name, live, runtime)
+    {
+        return e;
+    }
+    log::note(format_args!(
+        "this profile's key is in use by the live namespace of engine {} (profile {}): running in it",
+        live.engine_pid, live.profile
+    ));
+    if let Err(e) = caps::keep_across_exec(caps::CHAIN) {
+        return e;
+    }
+    chain::set(chain::ENGINE_PID, live.engine_pid.to_string());
+    chain::set(chain::IFACE, wg_wrap::tunnel::IFACE);
+    chain::exec_link(&next[exec_at..], &["wg-exec"])
 }

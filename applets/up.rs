@@ -36,9 +36,18 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
             None => None,
         },
     };
+    // The identity's lock (from wg-unshare): held until the engine is
+    // registered, so a concurrent start of this identity finds it.
+    let identity_lock = match std::env::var_os(chain::LOCK_FD) {
+        Some(_) => Some(chain::take_fd(chain::LOCK_FD, "wg-unshare")?),
+        None => None,
+    };
+    let (identity, shape) = wg_wrap::identity::of(&conf);
     let labels = wg_wrap::registry::Labels {
         profile: std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string()),
         store: std::env::var(chain::STORE).ok(),
+        identity,
+        shape,
     };
     chain::unset(chain::STORE);
     let runtime = runtime::dir()?;
@@ -50,6 +59,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let engine = engine::spawn(conf, tun, host, &runtime, &labels)?;
     let pid = engine.pid;
     let ready = engine.wait(Duration::from_secs(opts.handshake_timeout))?;
+    drop(identity_lock);
     if opts.handshake_timeout > 0 {
         for (index, (public_key, endpoint)) in peers.iter().enumerate() {
             if let Some(endpoint) = endpoint

@@ -40,6 +40,9 @@ pub const BUS_FD: &str = "WG_WRAP_BUS_FD";
 /// The profile store wg-unshare hid, `DEV:INODE:PATH`. Set by wg-unshare, taken
 /// by wg-up for the engine's registry entry (see `registry::check_store_unmoved`).
 pub const STORE: &str = "WG_WRAP_STORE";
+/// Fd of the lock on this profile's WireGuard identity (see `identity`).
+/// Set by wg-unshare, taken by wg-up, closed once the engine is registered.
+pub const LOCK_FD: &str = "WG_WRAP_LOCK_FD";
 /// Prefix of every chain variable; wg-exec removes them all before PROG runs.
 pub const PREFIX: &str = "WG_WRAP_";
 

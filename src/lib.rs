@@ -17,6 +17,7 @@ pub mod engine;
 pub mod fixes;
 pub mod guard;
 pub mod host;
+pub mod identity;
 pub mod netlink;
 pub mod ns;
 pub mod pin;

@@ -51,6 +51,8 @@ pub fn pin(name: &str, runtime: &Path) -> Result<Entry> {
         profile: std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".into()),
         created: registry::now(),
         store: None,
+        identity: None,
+        shape: None,
     };
     Dir::pins(runtime).create(name, &entry)?;
     Ok(entry)
@@ -89,26 +91,49 @@ pub fn find(name: &str, runtime: &Path) -> Result<Entry> {
 /// Must run while the process has one thread.
 pub fn join(name: &str, runtime: &Path) -> Result<()> {
     let entry = find(name, runtime)?;
-    let pid = rustix::process::Pid::from_raw(entry.engine_pid as i32).ok_or_else(|| {
-        Error::new(format!("pin \"{name}\" names no process"))
-            .hint(format!("remove it with `wg-pin --remove {name}`"))
-    })?;
-    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
-        .map_err(|e| Error::sys(format_args!("join \"{name}\""), e))?;
-    // The pidfd holds the process: if the start time still matches now, it is the engine.
-    if !entry.is_live() {
-        return Err(find(name, runtime).err().unwrap_or_else(|| {
+    enter(&entry, &format!("\"{name}\""), runtime, || {
+        find(name, runtime).err().unwrap_or_else(|| {
             Error::new(format!("pin \"{name}\" changed while joining it"))
                 .hint("run the command again")
-        }));
+        })
+    })
+}
+
+/// Enters the namespaces of live engine PID (as `wg-wrap PROFILE` does
+/// when the profile's key is in use there). False when the engine has
+/// ended meanwhile (nothing was entered).
+pub fn join_engine(pid: u32, runtime: &Path) -> Result<bool> {
+    let gone = || Error::new(format!("engine {pid} ended"));
+    let Some(entry) = Dir::live(runtime)
+        .read(&pid.to_string())?
+        .filter(Entry::is_live)
+    else {
+        return Ok(false);
+    };
+    match enter(&entry, &format!("engine {pid}"), runtime, gone) {
+        Ok(()) => Ok(true),
+        Err(_) if !entry.is_live() => Ok(false),
+        Err(e) => Err(e),
     }
-    if !is_our_engine(&entry, runtime) {
+}
+
+/// Enters the user, network and mount namespaces of `entry`'s engine,
+/// once it is verified to be one of this user's (`what` names it in
+/// errors; `changed` is the error when the engine is no longer there).
+fn enter(entry: &Entry, what: &str, runtime: &Path, changed: impl Fn() -> Error) -> Result<()> {
+    let pid = rustix::process::Pid::from_raw(entry.engine_pid as i32)
+        .ok_or_else(|| Error::new(format!("{what} names no process")))?;
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+        .map_err(|e| Error::sys(format_args!("join {what}"), e))?;
+    // The pidfd holds the process: if the start time still matches now, it is the engine.
+    if !entry.is_live() {
+        return Err(changed());
+    }
+    if !is_our_engine(entry, runtime) {
         return Err(Error::new(format!(
-            "refusing to join \"{name}\": it is not a wg-wrap engine of yours"
+            "refusing to join {what}: it is not a wg-wrap engine of yours"
         ))
-        .hint(format!(
-            "something rewrote the pin; remove it with `wg-pin --remove {name}`"
-        )));
+        .hint("something rewrote its entry; remove it with `wg-pin --remove NAME`"));
     }
     let cwd = std::env::current_dir().ok();
     rustix::thread::move_into_thread_name_spaces(
@@ -116,8 +141,8 @@ pub fn join(name: &str, runtime: &Path) -> Result<()> {
         ThreadNameSpaceType::USER | ThreadNameSpaceType::NETWORK | ThreadNameSpaceType::MOUNT,
     )
     .map_err(|e| {
-        Error::sys(format_args!("join \"{name}\""), e)
-            .hint("only the user who pinned a namespace can join it")
+        Error::sys(format_args!("join {what}"), e)
+            .hint("only the user who made a namespace can join it")
     })?;
     crate::ns::reenter_cwd(cwd);
     let netns = rustix::fs::stat("/proc/self/ns/net")
@@ -125,10 +150,23 @@ pub fn join(name: &str, runtime: &Path) -> Result<()> {
         .unwrap_or(0);
     if netns != entry.netns {
         return Err(Error::new(format!(
-            "cannot join \"{name}\": its network namespace changed"
+            "cannot join {what}: its network namespace changed"
         )));
     }
     Ok(())
+}
+
+/// Pins the live namespace of `entry` (found by its identity) as NAME.
+pub fn pin_existing(name: &str, entry: &Entry, runtime: &Path) -> Result<()> {
+    check_pin_name(name)?;
+    let pinned = Entry {
+        created: registry::now(),
+        store: None,
+        identity: None,
+        shape: None,
+        ..entry.clone()
+    };
+    Dir::pins(runtime).create(name, &pinned)
 }
 
 /// Whether `entry` names one of this user's engines: the process serves the

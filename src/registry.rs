@@ -15,6 +15,9 @@ pub struct Labels {
     pub profile: String,
     /// The store the namespace hid (`DEV:INODE:PATH`).
     pub store: Option<String>,
+    /// The identity and shape (see `identity`).
+    pub identity: String,
+    pub shape: String,
 }
 
 /// One live (or once live) namespace.
@@ -31,6 +34,9 @@ pub struct Entry {
     pub created: u64,
     /// The profile store this namespace hid, as `DEV:INODE:PATH` (live entries).
     pub store: Option<String>,
+    /// The WireGuard identity (public key) and shape (see `identity`).
+    pub identity: Option<String>,
+    pub shape: Option<String>,
 }
 
 impl Entry {
@@ -39,8 +45,14 @@ impl Entry {
             "engine_pid={}\nstart_time={}\nnetns={}\nprofile={}\ncreated={}\n",
             self.engine_pid, self.start_time, self.netns, self.profile, self.created
         );
-        if let Some(store) = &self.store {
-            text.push_str(&format!("store={store}\n"));
+        for (key, value) in [
+            ("store", &self.store),
+            ("identity", &self.identity),
+            ("shape", &self.shape),
+        ] {
+            if let Some(value) = value {
+                text.push_str(&format!("{key}={value}\n"));
+            }
         }
         text
     }
@@ -58,6 +70,8 @@ impl Entry {
             profile: get("profile")?,
             created: get("created")?.parse().ok()?,
             store: get("store"),
+            identity: get("identity"),
+            shape: get("shape"),
         })
     }
 
@@ -288,6 +302,8 @@ mod tests {
             profile: "work".into(),
             created: now(),
             store: Some("2049:1234:/home/u/.config/wg-wrap".into()),
+            identity: Some("xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=".into()),
+            shape: Some("0123456789abcdef".into()),
         };
         assert_eq!(Entry::parse(&entry.to_text()), Some(entry.clone()));
         assert!(entry.is_live());

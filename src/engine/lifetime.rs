@@ -28,6 +28,12 @@ pub struct Lifetime {
     /// The caller's terminal (stderr, when it was one), for the one warning
     /// the engine may give after PROG ended: data dropped at [`MAX_DRAIN`].
     tty: Option<std::fs::File>,
+    /// The engine's live entry, and its identity's lock (see `identity`):
+    /// the engine ends only holding the lock, with its entry gone, so a
+    /// `wg-wrap` of the same identity never joins a namespace that is ending.
+    live: crate::registry::Dir,
+    lock_path: Option<std::path::PathBuf>,
+    ending_lock: Option<OwnedFd>,
 }
 
 impl Lifetime {
@@ -35,6 +41,7 @@ impl Lifetime {
         pidfd: OwnedFd,
         runtime: &std::path::Path,
         tty: Option<std::fs::File>,
+        identity: &str,
     ) -> std::io::Result<Lifetime> {
         let netns = stat("/proc/self/ns/net")?.st_ino;
         let own_pid = std::process::id();
@@ -47,6 +54,9 @@ impl Lifetime {
             pins: crate::registry::Dir::pins(runtime),
             start_time: crate::registry::start_time(own_pid).unwrap_or(0),
             tty,
+            live: crate::registry::Dir::live(runtime),
+            lock_path: Some(crate::identity::lock_path(runtime, identity)),
+            ending_lock: None,
         })
     }
 
@@ -90,14 +100,37 @@ impl Lifetime {
             return false;
         }
         let start = *self.linger_start.get_or_insert_with(Instant::now);
-        match undelivered_tcp() {
+        let end = match undelivered_tcp() {
             Some(_) if start.elapsed() < MAX_DRAIN => false,
             Some(bytes) => {
                 self.warn_dropped(bytes);
                 true
             }
             None => last_tun.elapsed() >= QUIET || start.elapsed() >= MAX_LINGER,
+        };
+        end && self.claim_end()
+    }
+
+    /// Takes the identity's lock (not waiting: a `wg-wrap` of this identity
+    /// holding it may be joining), looks once more for processes inside, and
+    /// removes the live entry: from then on nobody joins.
+    fn claim_end(&mut self) -> bool {
+        use rustix::fs::{FlockOperation, Mode, OFlags};
+        if let Some(path) = &self.lock_path {
+            let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+            let Ok(fd) = rustix::fs::open(path, flags, Mode::from_raw_mode(0o600)) else {
+                return true;
+            };
+            if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err() {
+                return false;
+            }
+            if self.others_inside() {
+                return false;
+            }
+            self.ending_lock = Some(fd);
         }
+        self.live.remove(&self.own_pid.to_string());
+        true
     }
 
     fn warn_dropped(&mut self, bytes: u64) {

@@ -195,7 +195,7 @@ fn serve(
     daemon::detach_stdio()?;
     daemon::close_all_but(&keep);
     caps::keep_only(rustix::thread::CapabilitySet::SYS_PTRACE)?;
-    let lifetime = lifetime::Lifetime::new(pidfd, runtime, tty)
+    let lifetime = lifetime::Lifetime::new(pidfd, runtime, tty, &labels.identity)
         .map_err(|e| Error::sys("read the network namespace", e))?;
     let pid = std::process::id();
     let entry = registry::Entry {
@@ -204,6 +204,8 @@ fn serve(
         netns: lifetime.netns(),
         profile: labels.profile.clone(),
         store: labels.store.clone(),
+        identity: Some(labels.identity.clone()),
+        shape: Some(labels.shape.clone()),
         created: registry::now(),
     };
     let live = registry::Dir::live(runtime);

@@ -1,0 +1,117 @@
+//! One WireGuard identity, one namespace. A server keeps one session per
+//! key: two engines with the same private key would take it from each
+//! other. So a second `wg-wrap PROFILE` whose key is already in use by a
+//! live namespace of this user runs in that namespace, as `--join` would;
+//! one whose key matches but whose addresses, DNS or peers differ is
+//! refused. A lock per identity in the runtime directory makes concurrent
+//! starts end in one namespace.
+
+use crate::conf::Conf;
+use crate::error::{Error, Result};
+use crate::registry::{Dir, Entry};
+use rustix::fd::OwnedFd;
+use std::path::Path;
+
+/// The identity (the public key, not secret) and the shape (a digest of
+/// addresses, DNS and peers: what two profiles of one identity must share
+/// to share a namespace; endpoints and MTU may differ in spelling).
+pub fn of(conf: &Conf) -> (String, String) {
+    let mut text = String::new();
+    for address in &conf.interface.addresses {
+        text.push_str(&format!("address {address}\n"));
+    }
+    for server in &conf.interface.dns.servers {
+        text.push_str(&format!("dns {server}\n"));
+    }
+    for domain in &conf.interface.dns.search {
+        text.push_str(&format!("search {domain}\n"));
+    }
+    for peer in &conf.peers {
+        text.push_str(&format!("peer {}\n", peer.public_key));
+        for allowed in &peer.allowed_ips {
+            text.push_str(&format!("allowed {allowed}\n"));
+        }
+    }
+    let identity = conf.interface.private_key.public_key().to_string();
+    (identity, format!("{:016x}", fnv1a(text.as_bytes())))
+}
+
+/// FNV-1a, 64 bits: stable across builds (the registry outlives a binary).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The identity's lock file (named by a digest: base64 has '/').
+pub fn lock_path(runtime: &Path, identity: &str) -> std::path::PathBuf {
+    runtime
+        .join("locks")
+        .join(format!("{:016x}", fnv1a(identity.as_bytes())))
+}
+
+/// Takes the identity's lock (waiting for whoever holds it), held until
+/// the fd is closed: by wg-up once its engine is registered.
+pub fn lock(runtime: &Path, identity: &str) -> Result<OwnedFd> {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    let path = lock_path(runtime, identity);
+    if let Some(dir) = path.parent() {
+        crate::runtime::ensure_private(dir, rustix::process::getuid().as_raw())?;
+    }
+    let fd = rustix::fs::open(
+        &path,
+        OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+        Mode::from_raw_mode(0o600),
+    )
+    .map_err(|e| Error::sys(format_args!("open {}", path.display()), e))?;
+    rustix::fs::flock(&fd, FlockOperation::LockExclusive)
+        .map_err(|e| Error::sys(format_args!("lock {}", path.display()), e))?;
+    Ok(fd)
+}
+
+/// The live namespace of this identity, if any.
+pub fn live(runtime: &Path, identity: &str) -> Option<Entry> {
+    Dir::live(runtime)
+        .list()
+        .live
+        .into_iter()
+        .map(|(_, entry)| entry)
+        .find(|entry| entry.identity.as_deref() == Some(identity))
+}
+
+/// Checks that `entry` (the live namespace of our identity) has our shape.
+pub fn check_shape(entry: &Entry, shape: &str, profile: &str) -> Result<()> {
+    if entry.shape.as_deref() == Some(shape) {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "{profile} has the key of the live namespace of engine {} (profile {}), but other addresses, DNS or peers",
+        entry.engine_pid, entry.profile
+    ))
+    .hint(
+        "one key, one namespace: run in that one with its profile, or end it (`wg-wrap status` lists it; quit its programs or `wg-pin --remove`)",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shape_ignores_endpoints_and_keys_but_not_addresses() {
+        let text = |address: &str, endpoint: &str| {
+            format!(
+                "[Interface]\nPrivateKey = {}\nAddress = {address}\n[Peer]\nPublicKey = {}\nAllowedIPs = 0.0.0.0/0\nEndpoint = {endpoint}\n",
+                "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=",
+                "xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg="
+            )
+        };
+        let shape = |t: String| of(&Conf::parse(&t, "t").unwrap().conf);
+        let a = shape(text("198.19.0.2/32", "198.18.0.1:51820"));
+        let b = shape(text("198.19.0.2/32", "vpn.example:51820"));
+        let c = shape(text("198.19.0.3/32", "198.18.0.1:51820"));
+        assert_eq!(a, b);
+        assert_eq!(a.0, c.0);
+        assert_ne!(a.1, c.1);
+    }
+}
