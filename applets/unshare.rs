@@ -23,6 +23,10 @@ pub struct Args {
     /// programs outside the tunnel (default: a filtered bus)
     #[argh(switch)]
     host_session_bus: bool,
+    /// make HOSTADDR:HOSTPORT on the host reach PORT inside (repeatable;
+    /// [HOSTADDR:]HOSTPORT:PORT[/tcp|/udp], HOSTADDR 127.0.0.1 by default)
+    #[argh(option, arg_name = "SPEC")]
+    publish: Vec<String>,
     /// PROFILE, then the next link and its arguments
     #[argh(positional, greedy)]
     rest: Vec<String>,
@@ -55,6 +59,9 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         log::warn(warning);
     }
     ns::check_not_on_stdio(&loaded.path)?;
+    let specs = (opts.publish.iter())
+        .map(|s| wg_wrap::publish::Spec::parse(s))
+        .collect::<Result<Vec<_>, _>>()?;
     let runtime = runtime::dir()?;
     // One key, one namespace (see `identity`). The lock goes down the chain
     // and is held until wg-up has registered its engine.
@@ -62,6 +69,13 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let lock = identity::lock(&runtime, &identity)?;
     if let Some(live) = identity::live(&runtime, &identity) {
         identity::check_shape(&live, &shape, profile_arg)?;
+        if !specs.is_empty() {
+            return Err(Error::new(format!(
+                "cannot publish ports into the live namespace of engine {} (it has this profile's key)",
+                live.engine_pid
+            ))
+            .hint("publish them when the namespace is made: end it, then run again with --publish"));
+        }
         // Unless it ended in the meantime: then a new one, as if it never was.
         if pin::join_engine(live.engine_pid, &runtime)? {
             drop(lock);
@@ -72,6 +86,8 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let mut conf = loaded.parsed.conf;
     host::resolve_endpoints(&mut conf)?;
     conf.interface.mtu = Some(host::choose_mtu(&conf));
+    // Bound before anything else is made: a port in use is one line.
+    let published = wg_wrap::publish::bind(&specs)?;
     let udp = host::bind_udp(conf.interface.listen_port)?;
     let dns = ns::plan_dns(&conf.interface.dns);
     let mut text = conf.to_wg_quick();
@@ -109,6 +125,9 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     caps::keep_across_exec(caps::CHAIN)?;
     chain::pass_fd(chain::UDP_FD, &udp)?;
     chain::pass_fd(chain::CONF_FD, &memfd)?;
+    if !published.is_empty() {
+        wg_wrap::publish::pass(&published)?;
+    }
     chain::set(chain::PROFILE, &loaded.name);
     if let Some(helper) = &helper {
         chain::pass_fd(pin::NETNS_HELPER_FD, helper)?;

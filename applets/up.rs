@@ -35,7 +35,12 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
             Some(_) => Some(chain::take_fd(chain::BUS_FD, "wg-unshare")?),
             None => None,
         },
+        published: match std::env::var(chain::PUBLISH) {
+            Ok(text) => wg_wrap::publish::from_chain(&text)?,
+            Err(_) => Vec::new(),
+        },
     };
+    chain::unset(chain::PUBLISH);
     // The identity's lock (from wg-unshare): held until the engine is
     // registered, so a concurrent start of this identity finds it.
     let identity_lock = match std::env::var_os(chain::LOCK_FD) {

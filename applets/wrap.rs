@@ -30,6 +30,10 @@ pub struct Args {
     /// programs outside the tunnel (default: a filtered bus)
     #[argh(switch)]
     host_session_bus: bool,
+    /// make HOSTADDR:HOSTPORT on the host reach PORT inside (repeatable;
+    /// [HOSTADDR:]HOSTPORT:PORT[/tcp|/udp], HOSTADDR 127.0.0.1 by default)
+    #[argh(option, arg_name = "SPEC")]
+    publish: Vec<String>,
     /// seconds to wait for the first handshake (default 5; 0: do not wait)
     #[argh(option, arg_name = "S")]
     handshake_timeout: Option<u64>,
@@ -118,6 +122,9 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     }
     if opts.host_session_bus {
         link.push("--host-session-bus".into());
+    }
+    for spec in &opts.publish {
+        link.extend(["--publish".into(), spec.into()]);
     }
     link.extend([first.clone(), "wg-up".into()]);
     if let Some(seconds) = opts.handshake_timeout {

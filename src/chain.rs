@@ -43,6 +43,9 @@ pub const STORE: &str = "WG_WRAP_STORE";
 /// Fd of the lock on this profile's WireGuard identity (see `identity`).
 /// Set by wg-unshare, taken by wg-up, closed once the engine is registered.
 pub const LOCK_FD: &str = "WG_WRAP_LOCK_FD";
+/// The published ports' host sockets, `FD:PROTO:PORT,...` (see `publish`).
+/// Set by wg-unshare, taken by wg-up for the engine's relay.
+pub const PUBLISH: &str = "WG_WRAP_PUBLISH";
 /// Prefix of every chain variable; wg-exec removes them all before PROG runs.
 pub const PREFIX: &str = "WG_WRAP_";
 

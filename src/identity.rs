@@ -58,15 +58,36 @@ pub fn lock(runtime: &Path, identity: &str) -> Result<OwnedFd> {
     if let Some(dir) = path.parent() {
         crate::runtime::ensure_private(dir, rustix::process::getuid().as_raw())?;
     }
-    let fd = rustix::fs::open(
-        &path,
-        OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
-        Mode::from_raw_mode(0o600),
-    )
-    .map_err(|e| Error::sys(format_args!("open {}", path.display()), e))?;
-    rustix::fs::flock(&fd, FlockOperation::LockExclusive)
-        .map_err(|e| Error::sys(format_args!("lock {}", path.display()), e))?;
-    Ok(fd)
+    // The engine that ends removes the file while it holds the lock: a lock
+    // taken on a file no longer at the path is taken again, on the new one.
+    loop {
+        let fd = rustix::fs::open(
+            &path,
+            OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| Error::sys(format_args!("open {}", path.display()), e))?;
+        rustix::fs::flock(&fd, FlockOperation::LockExclusive)
+            .map_err(|e| Error::sys(format_args!("lock {}", path.display()), e))?;
+        let held = rustix::fs::fstat(&fd).map(|s| (s.st_dev, s.st_ino));
+        let named = rustix::fs::stat(&path).map(|s| (s.st_dev, s.st_ino));
+        if held.is_ok() && held == named {
+            return Ok(fd);
+        }
+    }
+}
+
+/// Removes the identity's lock file unless someone holds the lock (an
+/// engine that ends by a signal, not through its lifetime's check).
+pub fn remove_lock_if_free(runtime: &Path, identity: &str) {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    let path = lock_path(runtime, identity);
+    let flags = OFlags::RDWR | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    if let Ok(fd) = rustix::fs::open(&path, flags, Mode::empty())
+        && rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_ok()
+    {
+        let _ = std::fs::remove_file(&path);
+    }
 }
 
 /// The live namespace of this identity, if any.

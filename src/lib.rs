@@ -7,6 +7,8 @@ pub mod error;
 pub mod install;
 pub mod log;
 pub mod profile;
+pub mod publish;
+pub mod relay;
 
 pub use error::{Error, Result};
 pub mod caps;

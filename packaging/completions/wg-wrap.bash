@@ -22,7 +22,7 @@ _wg_wrap() {
         --join|--remove) COMPREPLY=($(compgen -W "$(_wg_wrap_pins)" -- "$cur")); return ;;
         --install) COMPREPLY=($(compgen -d -- "$cur")); return ;;
         --man) COMPREPLY=($(compgen -W "$(wg-wrap --list 2>/dev/null)" -- "$cur")); return ;;
-        --pin|--handshake-timeout) return ;;
+        --pin|--handshake-timeout|--publish) return ;;
     esac
     if [[ $cur == -* ]]; then
         COMPREPLY=($(compgen -W "$(_wg_wrap_options "$applet")" -- "$cur"))
@@ -31,7 +31,7 @@ _wg_wrap() {
     # The first word that is not an option (nor an option's value).
     for ((i = 1 + positional; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-            --pin|--join|--handshake-timeout|--install|--man|--remove) ((i++)) ;;
+            --pin|--join|--handshake-timeout|--publish|--install|--man|--remove) ((i++)) ;;
             -*) ;;
             *) break ;;
         esac

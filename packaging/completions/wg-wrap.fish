@@ -7,6 +7,8 @@ complete -c wg-wrap -n '__fish_is_first_arg' -a 'status doctor profile unshare u
 complete -c wg-wrap -l pin -r -d 'keep the namespace, pinned as NAME'
 complete -c wg-wrap -l join -x -a '(__wg_wrap_pins)' -d 'run PROG in pinned namespace NAME'
 complete -c wg-wrap -l map-root -d 'be uid 0 inside'
+complete -c wg-wrap -l host-session-bus -d "the host's session bus, unfiltered"
+complete -c wg-wrap -l publish -x -d 'publish [HOSTADDR:]HOSTPORT:PORT[/tcp|/udp]'
 complete -c wg-wrap -l handshake-timeout -x -d 'seconds to wait for the first handshake'
 complete -c wg-wrap -s q -l quiet -d 'print nothing but errors'
 complete -c wg-wrap -s v -l verbose -d 'tell what is being done'
@@ -18,6 +20,8 @@ complete -c wg-wrap -l version -d 'display version information'
 
 complete -c wg-unshare -n '__fish_is_first_arg' -a '(__wg_wrap_profiles)' -d profile
 complete -c wg-unshare -l map-root -d 'be uid 0 inside'
+complete -c wg-unshare -l host-session-bus -d "the host's session bus, unfiltered"
+complete -c wg-unshare -l publish -x -d 'publish [HOSTADDR:]HOSTPORT:PORT[/tcp|/udp]'
 complete -c wg-up -l handshake-timeout -x -d 'seconds to wait for the first handshake'
 complete -c wg-up -a 'wg-exec wg-pin'
 complete -c wg-exec -l join -x -a '(__wg_wrap_pins)' -d 'enter pinned namespace NAME first'

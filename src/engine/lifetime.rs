@@ -34,6 +34,8 @@ pub struct Lifetime {
     live: crate::registry::Dir,
     lock_path: Option<std::path::PathBuf>,
     ending_lock: Option<OwnedFd>,
+    /// Processes of the engine's own (the port relay) that do not keep it.
+    helpers: Vec<u32>,
 }
 
 impl Lifetime {
@@ -57,7 +59,13 @@ impl Lifetime {
             live: crate::registry::Dir::live(runtime),
             lock_path: Some(crate::identity::lock_path(runtime, identity)),
             ending_lock: None,
+            helpers: Vec::new(),
         })
+    }
+
+    /// `pid` (a helper of the engine's) does not keep the namespace.
+    pub fn ignore(&mut self, pid: Option<u32>) {
+        self.helpers.extend(pid);
     }
 
     /// True while the engine waits for the TUN to go quiet before it ends.
@@ -127,6 +135,8 @@ impl Lifetime {
             if self.others_inside() {
                 return false;
             }
+            // Gone with the engine, as every runtime file (see `identity::lock`).
+            let _ = std::fs::remove_file(path);
             self.ending_lock = Some(fd);
         }
         self.live.remove(&self.own_pid.to_string());
@@ -152,7 +162,7 @@ impl Lifetime {
             return false;
         };
         dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| *pid != self.own_pid)
+            .filter(|pid| *pid != self.own_pid && !self.helpers.contains(pid))
             .any(|pid| {
                 stat(format!("/proc/{pid}/ns/net").as_str()).is_ok_and(|st| st.st_ino == self.netns)
             })

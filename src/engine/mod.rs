@@ -33,6 +33,8 @@ pub struct HostFds {
     pub udp: OwnedFd,
     /// The read end of the session bus proxy's pipe (see `services`).
     pub bus_proxy: Option<OwnedFd>,
+    /// Published ports' host sockets, for the relay (see `relay`).
+    pub published: Vec<crate::publish::Published>,
 }
 
 /// A running engine, seen from wg-up.
@@ -182,7 +184,11 @@ fn serve(
     let pidfd = rustix::process::pidfd_open(prog, rustix::process::PidfdFlags::empty())
         .map_err(|e| Error::sys("watch PROG", e))?;
     let tty = daemon::stderr_tty();
-    let HostFds { udp, bus_proxy } = host;
+    let HostFds {
+        udp,
+        bus_proxy,
+        published,
+    } = host;
     let mut keep = vec![
         tun.as_raw_fd(),
         udp.as_raw_fd(),
@@ -191,12 +197,21 @@ fn serve(
     ];
     // Open while the engine runs; the session bus proxy ends with it.
     keep.extend(bus_proxy.as_ref().map(|fd| fd.as_raw_fd()));
+    keep.extend(published.iter().map(|p| p.socket.as_raw_fd()));
     keep.extend(tty.as_ref().map(|t| t.as_raw_fd()));
     daemon::detach_stdio()?;
     daemon::close_all_but(&keep);
     caps::keep_only(rustix::thread::CapabilitySet::SYS_PTRACE)?;
-    let lifetime = lifetime::Lifetime::new(pidfd, runtime, tty, &labels.identity)
+    // The relay serves the published ports; it is not a process "inside"
+    // that keeps the namespace.
+    let relay = if published.is_empty() {
+        None
+    } else {
+        Some(crate::relay::spawn(published)?)
+    };
+    let mut lifetime = lifetime::Lifetime::new(pidfd, runtime, tty, &labels.identity)
         .map_err(|e| Error::sys("read the network namespace", e))?;
+    lifetime.ignore(relay);
     let pid = std::process::id();
     let entry = registry::Entry {
         engine_pid: pid,
@@ -218,6 +233,7 @@ fn serve(
     let result = run(core, tun, udp, report, lifetime, &socket_path);
     let _ = std::fs::remove_file(&socket_path);
     live.remove(&pid.to_string());
+    crate::identity::remove_lock_if_free(runtime, &labels.identity);
     result
 }
 
