@@ -76,8 +76,19 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
             ))
             .hint("publish them when the namespace is made: end it, then run again with --publish"));
         }
+        // A profile given by path is hidden there too (the namespace may
+        // have been made from another spelling of this identity).
+        let store_dir = store.root().canonicalize().unwrap_or_else(|_| store.root().into());
+        let file = match ProfileRef::from_arg(profile_arg) {
+            ProfileRef::File(_) => loaded.path.canonicalize().ok(),
+            ProfileRef::Named(_) => None,
+        }
+        .filter(|file| !file.starts_with(&store_dir));
         // Unless it ended in the meantime: then a new one, as if it never was.
         if pin::join_engine(live.engine_pid, &runtime)? {
+            if let Some(file) = &file {
+                ns::hide_file(file)?;
+            }
             drop(lock);
             return Err(run_joined(&live, &next, &runtime));
         }

@@ -101,15 +101,22 @@ fn remount_read_only(path: &Path) -> rustix::io::Result<()> {
 /// PROG's own view, made by wg-exec just before it drops its capabilities:
 /// a mount namespace of PROG's where the runtime directory (the pins, the
 /// engines' entries and status sockets) is read-only, so nothing PROG
-/// starts can forge or remove a pin. The engine, in the namespace this one
+/// starts can forge or remove a pin; so is the shared fallback
+/// /tmp/wg-wrap-UID, where it could plant a registry for a later run. The engine, in the namespace this one
 /// was copied from, keeps writing there. Must run single-threaded.
 pub fn prog_view(runtime: &Path) -> Result<()> {
     let fail = |e| Error::sys(format_args!("make {} read-only", runtime.display()), e);
     // SAFETY: unshare changes only this (single-threaded) process's mount
     // namespace; no Rust invariant depends on it.
     unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }.map_err(fail)?;
-    rustix::mount::mount_bind(runtime, runtime).map_err(fail)?;
-    remount_read_only(runtime).map_err(fail)
+    let mut dirs = vec![runtime.to_path_buf()];
+    dirs.extend(crate::runtime::shared_fallback().filter(|d| d != runtime));
+    for dir in dirs {
+        let fail = |e| Error::sys(format_args!("make {} read-only", dir.display()), e);
+        rustix::mount::mount_bind(&dir, &dir).map_err(fail)?;
+        remount_read_only(&dir).map_err(fail)?;
+    }
+    Ok(())
 }
 
 /// Hides the profiles: an empty read-only tmpfs over the store (made first
@@ -141,16 +148,23 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<O
     if let Some(file) = resolved.as_deref()
         && !file.starts_with(&store)
     {
-        let fail = |e| Error::sys(format_args!("hide {}", file.display()), e);
-        rustix::mount::mount_bind("/dev/null", file).map_err(fail)?;
-        remount_read_only(file).map_err(fail)?;
+        hide_file(file)?;
     }
     Ok(id)
 }
 
+/// /dev/null, read-only, over `file` (a profile given by path, resolved).
+/// Also in a live namespace that a run of the same identity joins.
+pub fn hide_file(file: &Path) -> Result<()> {
+    let fail = |e| Error::sys(format_args!("hide {}", file.display()), e);
+    rustix::mount::mount_bind("/dev/null", file).map_err(fail)?;
+    remount_read_only(file).map_err(fail)
+}
+
 /// Refuses a profile that is also open on PROG's standard input, output or
-/// error (`wg-wrap /dev/stdin -- PROG < work.conf`): hidden by path, it
-/// would still be read through the descriptor.
+/// error (`wg-wrap /dev/stdin -- PROG < work.conf`), and a directory there
+/// (`< ~`): hidden by path, the profiles would still be read through the
+/// descriptor (`/proc/self/fd/0/.config/wg-wrap/...`).
 pub fn check_not_on_stdio(profile: &Path) -> Result<()> {
     let Ok(file) = rustix::fs::stat(profile) else {
         return Ok(());
@@ -160,11 +174,20 @@ pub fn check_not_on_stdio(profile: &Path) -> Result<()> {
         (rustix::stdio::stdout(), "standard output"),
         (rustix::stdio::stderr(), "standard error"),
     ] {
-        if rustix::fs::fstat(fd).is_ok_and(|s| s.st_dev == file.st_dev && s.st_ino == file.st_ino) {
+        let Ok(st) = rustix::fs::fstat(fd) else {
+            continue;
+        };
+        if st.st_dev == file.st_dev && st.st_ino == file.st_ino {
             return Err(Error::new(format!(
                 "the profile is open on {name}: the program would read its keys there"
             ))
             .hint("give the profile by its path or name, not on a descriptor"));
+        }
+        if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Directory {
+            return Err(Error::new(format!(
+                "{name} is a directory: the program could read the hidden profiles through it"
+            ))
+            .hint("give the program a file or a terminal there"));
         }
     }
     Ok(())

@@ -173,7 +173,7 @@ pub fn pin_existing(name: &str, entry: &Entry, runtime: &Path) -> Result<()> {
 /// status socket in our runtime directory (by its peer credentials) and its
 /// user namespace was made from ours, not nested in one of wg-wrap's.
 fn is_our_engine(entry: &Entry, runtime: &Path) -> bool {
-    let Ok(stream) = std::os::unix::net::UnixStream::connect(entry.socket(runtime)) else {
+    let Ok(stream) = crate::status::connect(&entry.socket(runtime)) else {
         return false;
     };
     let peer = rustix::net::sockopt::socket_peercred(&stream);

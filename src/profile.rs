@@ -159,9 +159,7 @@ impl Store {
             return Err(Error::new(format!("profile \"{name}\" already exists"))
                 .hint("use --force to replace it, or give another NAME"));
         }
-        if let Ok(runtime) = crate::runtime::dir() {
-            crate::registry::check_store_unmoved(&self.root, &runtime)?;
-        }
+        crate::registry::check_store_unmoved(&self.root)?;
         self.make_dirs()?;
         write_atomic(&path, text.as_bytes())?;
         Ok(path)

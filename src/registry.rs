@@ -101,16 +101,31 @@ pub fn now() -> u64 {
 /// record the store.
 pub fn dir_id(dir: &Path) -> Option<String> {
     let st = rustix::fs::stat(dir).ok()?;
-    Some(format!("{}:{}:{}", st.st_dev, st.st_ino, dir.display()))
+    Some(format!(
+        "{}:{}:{}",
+        st.st_dev,
+        st.st_ino,
+        resolved(dir).display()
+    ))
+}
+
+/// `dir` with `..`, `//` and symlinks resolved, or as given if it is gone.
+fn resolved(dir: &Path) -> PathBuf {
+    fs::canonicalize(dir).unwrap_or_else(|_| dir.components().collect())
 }
 
 /// Refuses to write a profile into a store that is not the one a live
 /// namespace hid: a program inside can rename a parent of the store (its
 /// HOME is writable) and make a new, visible store where the old one was.
-pub fn check_store_unmoved(store_root: &Path, runtime: &Path) -> Result<()> {
+pub fn check_store_unmoved(store_root: &Path) -> Result<()> {
     let now = dir_id(store_root);
-    let same_path = |id: &str| id.splitn(3, ':').nth(2) == Some(&*store_root.to_string_lossy());
-    for (_, entry) in Dir::live(runtime).list().live {
+    let path = resolved(store_root);
+    let same_path = |id: &str| id.splitn(3, ':').nth(2) == Some(&*path.to_string_lossy());
+    let registries = crate::runtime::known_dirs();
+    let live = registries
+        .iter()
+        .flat_map(|runtime| Dir::live(runtime).list().live);
+    for (_, entry) in live {
         if let Some(hid) = &entry.store
             && same_path(hid)
             && now.as_ref() != Some(hid)

@@ -23,8 +23,7 @@ pub fn dir() -> Result<PathBuf> {
             if run_user.is_dir() {
                 run_user.join("wg-wrap")
             } else {
-                let tmp = PathBuf::from(format!("/tmp/wg-wrap-{uid}"));
-                if ensure_private(&tmp, uid).is_ok() {
+                if let Some(tmp) = shared_fallback() {
                     return Ok(tmp);
                 }
                 cache_dir()?.join("wg-wrap-runtime")
@@ -33,6 +32,35 @@ pub fn dir() -> Result<PathBuf> {
     };
     ensure_private(&dir, uid)?;
     Ok(dir)
+}
+
+/// The shared fallback, `/tmp/wg-wrap-$UID`, made (0700) if missing; None
+/// when it is not a directory of this user's. A program inside sees it
+/// read-only (see `ns::prog_view`), so that it cannot plant a registry
+/// there for a later run of the user's without XDG_RUNTIME_DIR.
+pub fn shared_fallback() -> Option<PathBuf> {
+    let uid = rustix::process::getuid().as_raw();
+    let tmp = PathBuf::from(format!("/tmp/wg-wrap-{uid}"));
+    ensure_private(&tmp, uid).ok().map(|()| tmp)
+}
+
+/// Every runtime directory this user may have, that exists and is theirs
+/// (whichever environment made a namespace, its entry is in one of them).
+pub fn known_dirs() -> Vec<PathBuf> {
+    let uid = rustix::process::getuid().as_raw();
+    let mut dirs = Vec::new();
+    if let Some(base) = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        dirs.push(base.join("wg-wrap"));
+    }
+    dirs.push(PathBuf::from(format!("/run/user/{uid}/wg-wrap")));
+    dirs.push(PathBuf::from(format!("/tmp/wg-wrap-{uid}")));
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    dirs.extend(cache.map(|c| c.join("wg-wrap-runtime")));
+    dirs.retain(|d| std::fs::symlink_metadata(d).is_ok_and(|m| m.is_dir() && m.uid() == uid));
+    dirs.dedup();
+    dirs
 }
 
 /// `$XDG_CACHE_HOME`, else `$HOME/.cache` (made 0700 if missing).

@@ -323,10 +323,11 @@ fn rebuild(
                 None => {}
                 Some(Bring::Whole) => bring(&source, &target).map_err(fail)?,
                 Some(Bring::Only(patterns)) => {
+                    let patterns: Vec<&str> = patterns.iter().map(String::as_str).collect();
                     std::fs::create_dir(&target).map_err(fail)?;
                     for inner in std::fs::read_dir(&source).map_err(fail)?.flatten() {
                         let inner_name = inner.file_name();
-                        if matches(patterns, &inner_name.to_string_lossy()) {
+                        if matches(&patterns, &inner_name.to_string_lossy()) {
                             bring(&inner.path(), &target.join(&inner_name)).map_err(fail)?;
                         }
                     }
@@ -345,7 +346,7 @@ fn rebuild(
 enum Bring {
     Whole,
     /// A directory with only the entries these patterns match.
-    Only(&'static [&'static str]),
+    Only(Vec<String>),
 }
 
 fn resolved(path: &Path) -> Option<PathBuf> {
@@ -359,11 +360,21 @@ fn resolved(path: &Path) -> Option<PathBuf> {
 pub fn mask(bus: &SessionBus, runtime: &Path) -> Result<()> {
     let scratch = |what: &str| runtime.join(format!("{what}-{}", std::process::id()));
     if Path::new("/run").is_dir() {
+        // /run/user: only this user's directory, as it is now; one the host
+        // makes later (a login after a pin made from cron, a logout and a
+        // login again) stays outside.
+        let uid = rustix::process::getuid().as_raw().to_string();
         rebuild(
             Path::new("/run"),
             c"mode=0755",
             &scratch("run"),
-            &|name, _| (!matches(RUN_DENIED, name)).then_some(Bring::Whole),
+            &|name, _| {
+                if name == "user" {
+                    Some(Bring::Only(vec![uid.clone()]))
+                } else {
+                    (!matches(RUN_DENIED, name)).then_some(Bring::Whole)
+                }
+            },
         )?;
     }
     for dir in OTHER_DIRS {
@@ -378,7 +389,9 @@ pub fn mask(bus: &SessionBus, runtime: &Path) -> Result<()> {
         let keep_bus = bus.host;
         rebuild(base, c"mode=0700", &scratch("xdg"), &|name, _| {
             if name == "gnupg" {
-                Some(Bring::Only(GNUPG_KEPT))
+                Some(Bring::Only(
+                    GNUPG_KEPT.iter().map(|p| p.to_string()).collect(),
+                ))
             } else if matches(RUNTIME_KEPT, name) || (keep_bus && name == "bus") {
                 Some(Bring::Whole)
             } else {

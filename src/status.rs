@@ -24,10 +24,27 @@ pub struct PeerStatus {
 const QUERY_TIME: Duration = Duration::from_secs(2);
 const MAX_REPLY: usize = 64 << 10;
 
+/// Connects to a status socket without waiting: a full listen queue (an
+/// engine stopped with SIGSTOP by a program of the same uid) is an error,
+/// not a hang.
+pub fn connect(socket: &Path) -> std::io::Result<UnixStream> {
+    use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
+    let fd = rustix::net::socket_with(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    rustix::net::connect(&fd, &SocketAddrUnix::new(socket)?)?;
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
+}
+
 /// Asks an engine `get=1` on its status socket.
 pub fn query(socket: &Path) -> std::io::Result<Vec<PeerStatus>> {
     let deadline = std::time::Instant::now() + QUERY_TIME;
-    let mut stream = UnixStream::connect(socket)?;
+    let mut stream = connect(socket)?;
     stream.set_write_timeout(Some(QUERY_TIME))?;
     stream.write_all(b"get=1\n\n")?;
     let mut reply = Vec::new();

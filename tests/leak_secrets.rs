@@ -283,6 +283,14 @@ fn a_store_moved_away_from_inside_is_not_written_to() {
         .stdin(net.profile("198.19.0.0/24"))
         .run();
     import.fails(125, "is not the store the namespace of engine");
+    // Spelled otherwise: the same.
+    let home = format!("{}//", net.sb.home.display());
+    let out = (net.sb.cmd("wg-profile").args(["import", "-", "late"]))
+        .env("HOME", &home)
+        .env_remove("XDG_CONFIG_HOME")
+        .stdin(net.profile("198.19.0.0/24"))
+        .run();
+    out.fails(125, "is not the store the namespace of engine");
     assert!(!config.join("wg-wrap/profiles/late.conf").exists());
     net.cmd("wg-pin").args(["--remove", "mover"]).run().ok();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
@@ -294,4 +302,23 @@ fn a_store_moved_away_from_inside_is_not_written_to() {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     net.import("late", &net.profile("198.19.0.0/24"));
+}
+
+/// A directory on PROG's standard input (`< ~`) would reach the store below
+/// the masks through /proc/self/fd/0: refused.
+#[test]
+fn a_directory_on_standard_input_is_refused() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    let script =
+        "exec wg-wrap vpn -- sh -c 'cat /proc/self/fd/0/.config/wg-wrap/profiles/vpn.conf' < $HOME";
+    let out = common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+        .in_netns(&net.host_ns)
+        .args(["-c", script])
+        .run();
+    out.fails(
+        125,
+        "wg-unshare: standard input is a directory: the program could read the hidden profiles through it",
+    );
+    assert!(!out.stdout.contains("PrivateKey"));
 }

@@ -227,8 +227,23 @@ fn remove_ends_the_engine_and_what_is_inside_reaches_nothing() {
 fn status_lists_unpinned_live_namespaces_too() {
     let mut net = Net::with_wireguard_go_server();
     pinned(&mut net, "shown");
+    // Another key: the same one would run in the pin (one identity, one namespace).
+    let keys = net::Keys::generate();
+    let other = net
+        .profile("198.19.0.0/24")
+        .replace(&net.client.private, &keys.private);
+    net.import("other", &other);
     let running = net
-        .wrap(&["vpn", "--", "sh", "-c", "touch $HOME/up; sleep 3"])
+        .wrap(&[
+            "-q",
+            "--handshake-timeout",
+            "0",
+            "other",
+            "--",
+            "sh",
+            "-c",
+            "touch $HOME/up; sleep 3",
+        ])
         .spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !net.sb.home.join("up").exists() {
@@ -245,7 +260,9 @@ fn status_lists_unpinned_live_namespaces_too() {
         "{lines:?}"
     );
     assert!(
-        lines.iter().any(|l| l.starts_with("- profile=vpn engine=")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("- profile=other engine=")),
         "{lines:?}"
     );
     let only = net.wrap(&["status", "shown"]).run();
@@ -604,4 +621,38 @@ while time.monotonic() < end:
     );
     trickler.signal("KILL");
     trickler.wait();
+}
+
+/// A program of the same uid can stop an engine (SIGSTOP) and fill its
+/// status socket's queue: listing the pins still ends, and says the rest.
+#[test]
+fn a_stopped_engine_with_a_full_queue_does_not_hang_the_list() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "stopped");
+    let engine = engine_of(&net, "stopped");
+    let socket = net.sb.runtime.join(format!("wg-wrap/engine-{engine}.sock"));
+    let kill = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &engine])
+            .status()
+            .unwrap()
+    };
+    kill("-STOP");
+    let fill = format!(
+        "import socket\nheld = []\nfor i in range(5000):\n    s = socket.socket(socket.AF_UNIX)\n    s.setblocking(False)\n    try:\n        s.connect({:?})\n    except BlockingIOError:\n        break\n    held.append(s)\nprint('full')\nimport time; time.sleep(15)",
+        socket.display().to_string()
+    );
+    let filler = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
+        .args(["-c", &fill])
+        .spawn();
+    std::thread::sleep(Duration::from_secs(2));
+    let began = Instant::now();
+    let list = net.cmd("wg-pin").arg("--list").run();
+    let took = began.elapsed();
+    kill("-CONT");
+    filler.signal("KILL");
+    filler.wait();
+    assert!(list.ok().starts_with("stopped "), "{list:?}");
+    assert!(took < Duration::from_secs(10), "the list took {took:?}");
+    net.cmd("wg-pin").args(["--remove", "stopped"]).run().ok();
 }
