@@ -69,6 +69,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let lock = identity::lock(&runtime, &identity)?;
     if let Some(live) = identity::live(&runtime, &identity) {
         identity::check_shape(&live, &shape, profile_arg)?;
+        identity::check_map(&live, opts.map_root)?;
         if !specs.is_empty() {
             return Err(Error::new(format!(
                 "cannot publish ports into the live namespace of engine {} (it has this profile's key)",

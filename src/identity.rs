@@ -90,14 +90,66 @@ pub fn remove_lock_if_free(runtime: &Path, identity: &str) {
     }
 }
 
-/// The live namespace of this identity, if any.
+/// The live namespace of this identity, if any: pinned, or with a process
+/// in it besides the engine and its relay. One whose programs have all
+/// ended is only draining its last packets before it goes: it is not
+/// joined (a new one is made).
 pub fn live(runtime: &Path, identity: &str) -> Option<Entry> {
+    let pinned: Vec<u32> = (Dir::pins(runtime).list().live.into_iter())
+        .map(|(_, entry)| entry.engine_pid)
+        .collect();
     Dir::live(runtime)
         .list()
         .live
         .into_iter()
         .map(|(_, entry)| entry)
-        .find(|entry| entry.identity.as_deref() == Some(identity))
+        .filter(|entry| entry.identity.as_deref() == Some(identity))
+        .find(|entry| pinned.contains(&entry.engine_pid) || occupied(entry))
+}
+
+/// Whether a process other than the engine and its children (the relay)
+/// is in the entry's network namespace.
+fn occupied(entry: &Entry) -> bool {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != entry.engine_pid)
+        .filter(|pid| parent(*pid) != Some(entry.engine_pid))
+        .any(|pid| {
+            rustix::fs::stat(format!("/proc/{pid}/ns/net").as_str())
+                .is_ok_and(|st| st.st_ino == entry.netns)
+        })
+}
+
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// Checks that the live namespace maps the caller as this run would
+/// (`--map-root` or not): its programs would otherwise see another uid.
+pub fn check_map(entry: &Entry, map_root: bool) -> Result<()> {
+    let map =
+        std::fs::read_to_string(format!("/proc/{}/uid_map", entry.engine_pid)).unwrap_or_default();
+    let inside_root = map.split_whitespace().next() == Some("0");
+    if inside_root == map_root {
+        return Ok(());
+    }
+    let (has, wants) = if inside_root {
+        ("with", "without")
+    } else {
+        ("without", "with")
+    };
+    Err(Error::new(format!(
+        "the live namespace of engine {} with this profile's key runs {has} --map-root; this run is {wants}",
+        entry.engine_pid
+    ))
+    .hint("run it as that namespace runs, or end that namespace first"))
 }
 
 /// Checks that `entry` (the live namespace of our identity) has our shape.

@@ -88,6 +88,11 @@ fn the_same_key_with_other_addresses_is_refused() {
         125,
         "wg-unshare: other has the key of the live namespace of engine ",
     );
+    // So is the same profile with another uid map.
+    net.wrap(&["--map-root", "vpn", "--", "true"]).run().fails(
+        125,
+        "with this profile's key runs without --map-root; this run is with",
+    );
     net.cmd("wg-pin").args(["--remove", "first"]).run().ok();
 }
 
