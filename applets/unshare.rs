@@ -96,6 +96,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     }
     chain::pass_fd(chain::LOCK_FD, &lock)?;
     let mut conf = loaded.parsed.conf;
+    let names = wg_wrap::resolver::names(&conf);
     host::resolve_endpoints(&mut conf)?;
     conf.interface.mtu = Some(host::choose_mtu(&conf));
     // Bound before anything else is made: a port in use is one line.
@@ -122,6 +123,15 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         None
     };
 
+    // Endpoint names are resolved again, when handshakes stop, from here
+    // on the host side (see `resolver`).
+    let resolver = if names.is_empty() {
+        None
+    } else {
+        let indices: Vec<String> = names.iter().map(|(i, _, _)| i.to_string()).collect();
+        chain::set(chain::RESOLVER_PEERS, indices.join(","));
+        Some(wg_wrap::resolver::spawn_helper(names)?)
+    };
     ns::unshare(opts.map_root)?;
     let file = match ProfileRef::from_arg(profile_arg) {
         ProfileRef::File(_) => Some(loaded.path.as_path()),
@@ -143,6 +153,9 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     chain::set(chain::PROFILE, &loaded.name);
     if let Some(helper) = &helper {
         chain::pass_fd(pin::NETNS_HELPER_FD, helper)?;
+    }
+    if let Some(resolver) = &resolver {
+        chain::pass_fd(chain::RESOLVER_FD, resolver)?;
     }
     Err(chain::exec_link(&next, &["wg-up"]))
 }

@@ -39,7 +39,17 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
             Ok(text) => wg_wrap::publish::from_chain(&text)?,
             Err(_) => Vec::new(),
         },
+        resolver: match std::env::var_os(chain::RESOLVER_FD) {
+            Some(_) => {
+                let fd = chain::take_fd(chain::RESOLVER_FD, "wg-unshare")?;
+                let peers = std::env::var(chain::RESOLVER_PEERS).unwrap_or_default();
+                let named = peers.split(',').filter_map(|i| i.parse().ok()).collect();
+                Some((fd, named))
+            }
+            None => None,
+        },
     };
+    chain::unset(chain::RESOLVER_PEERS);
     chain::unset(chain::PUBLISH);
     // The identity's lock (from wg-unshare): held until the engine is
     // registered, so a concurrent start of this identity finds it.

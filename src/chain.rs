@@ -46,6 +46,11 @@ pub const LOCK_FD: &str = "WG_WRAP_LOCK_FD";
 /// The published ports' host sockets, `FD:PROTO:PORT,...` (see `publish`).
 /// Set by wg-unshare, taken by wg-up for the engine's relay.
 pub const PUBLISH: &str = "WG_WRAP_PUBLISH";
+/// Fd of the host-side endpoint resolver (see `resolver`), and the peers
+/// (indices, `0,2`) whose endpoints are names. Set by wg-unshare, taken by
+/// wg-up for the engine.
+pub const RESOLVER_FD: &str = "WG_WRAP_RESOLVER_FD";
+pub const RESOLVER_PEERS: &str = "WG_WRAP_RESOLVER_PEERS";
 /// Prefix of every chain variable; wg-exec removes them all before PROG runs.
 pub const PREFIX: &str = "WG_WRAP_";
 

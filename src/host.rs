@@ -5,7 +5,7 @@ use crate::conf::{Conf, Endpoint};
 use crate::error::{Error, Result};
 use rustix::fd::OwnedFd;
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Default tunnel MTU when neither the profile nor the route gives one.
 pub const DEFAULT_MTU: u16 = 1420;
@@ -17,16 +17,11 @@ pub fn resolve_endpoints(conf: &mut Conf) -> Result<()> {
     for peer in &mut conf.peers {
         if let Some(Endpoint::Name { host, port }) = &peer.endpoint {
             let shown = format!("{host}:{port}");
-            let mut addrs = (host.as_str(), *port)
-                .to_socket_addrs()
-                .map_err(|e| {
-                    Error::sys(format_args!("resolve endpoint \"{shown}\""), e)
-                        .hint("check the name and the host's DNS, or put an IP address in Endpoint")
-                })?
-                .collect::<Vec<_>>();
-            // Prefer IPv4, as wg(8) does when both exist.
-            addrs.sort_by_key(|a| a.is_ipv6());
-            let addr = addrs.first().copied().ok_or_else(|| {
+            let addr = crate::resolver::resolve(host, *port).map_err(|e| {
+                Error::sys(format_args!("resolve endpoint \"{shown}\""), e)
+                    .hint("check the name and the host's DNS, or put an IP address in Endpoint")
+            })?;
+            let addr = addr.ok_or_else(|| {
                 Error::new(format!("cannot resolve endpoint \"{shown}\": no address"))
                     .hint("check the name, or put an IP address in Endpoint")
             })?;

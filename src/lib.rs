@@ -9,6 +9,7 @@ pub mod log;
 pub mod profile;
 pub mod publish;
 pub mod relay;
+pub mod resolver;
 
 pub use error::{Error, Result};
 pub mod caps;

@@ -395,3 +395,71 @@ fn a_killed_engines_status_socket_is_removed_with_its_entry() {
     let left: Vec<String> = net.sb.runtime_files();
     assert!(!left.iter().any(|f| f.ends_with(&socket)), "left: {left:?}");
 }
+
+/// An endpoint name whose address changes: resolved at the start to an
+/// address where nothing answers, then the name moves to the server (the
+/// host's /etc/hosts, in a mount namespace of the test's own). After 2
+/// minutes without a handshake the name is resolved again on the host side
+/// and the tunnel comes up by itself; the pin lists the new endpoint.
+#[test]
+fn an_endpoint_name_is_resolved_again_when_handshakes_stop() {
+    let mut net = Net::with_wireguard_go_server();
+    let hosts = net.sb.root.join("hosts");
+    std::fs::write(&hosts, "198.18.0.99 vpn-endpoint.test\n").unwrap();
+    let profile = net.profile("198.19.0.0/24").replace(
+        &format!("Endpoint = {}:", net::SERVER_VETH),
+        "Endpoint = vpn-endpoint.test:",
+    );
+    assert!(profile.contains("vpn-endpoint.test"));
+    net.import("named", &profile);
+    net.wrap(&[
+        "--pin",
+        "named",
+        "--handshake-timeout",
+        "0",
+        "named",
+        "--",
+        "true",
+    ])
+    .in_host_layout(&format!("mount --bind {} /etc/hosts", hosts.display()))
+    .run()
+    .ok();
+    let list = net.cmd("wg-pin").arg("--list").run();
+    assert!(list.ok().contains("endpoint=198.18.0.99:"), "{list:?}");
+    // The name moves (written in place: the bind mount stays).
+    std::fs::write(&hosts, format!("{} vpn-endpoint.test\n", net::SERVER_VETH)).unwrap();
+    let client = net.client.public.clone();
+    let started = Instant::now();
+    let handshake = || {
+        let out = net.sh(
+            &net.server_ns,
+            &format!("wg show {} latest-handshakes", net.wg_iface),
+        );
+        out.lines()
+            .any(|l| l.starts_with(&client) && !l.trim_end().ends_with("\t0"))
+    };
+    while !handshake() {
+        assert!(
+            started.elapsed() < Duration::from_secs(200),
+            "no handshake after the name moved"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let list = net.cmd("wg-pin").arg("--list").run();
+    assert!(
+        list.ok()
+            .contains(&format!("endpoint={}:", net::SERVER_VETH)),
+        "{list:?}"
+    );
+    // The test's HTTP server lives 120 s: started now.
+    net.start_httpd("moved", 1);
+    let url = format!("http://{}:8000/token", net::SERVER_TUN);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut fetch = fetch_in(&net, "named", &url, "5");
+    while fetch.code != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+        fetch = fetch_in(&net, "named", &url, "5");
+    }
+    assert_eq!(fetch.ok(), "moved\n");
+    net.cmd("wg-pin").args(["--remove", "named"]).run().ok();
+}

@@ -35,6 +35,8 @@ pub struct HostFds {
     pub bus_proxy: Option<OwnedFd>,
     /// Published ports' host sockets, for the relay (see `relay`).
     pub published: Vec<crate::publish::Published>,
+    /// The host-side endpoint resolver's socket, and the peers with names.
+    pub resolver: Option<(OwnedFd, Vec<usize>)>,
 }
 
 /// A running engine, seen from wg-up.
@@ -188,6 +190,7 @@ fn serve(
         udp,
         bus_proxy,
         published,
+        resolver,
     } = host;
     let mut keep = vec![
         tun.as_raw_fd(),
@@ -198,6 +201,7 @@ fn serve(
     // Open while the engine runs; the session bus proxy ends with it.
     keep.extend(bus_proxy.as_ref().map(|fd| fd.as_raw_fd()));
     keep.extend(published.iter().map(|p| p.socket.as_raw_fd()));
+    keep.extend(resolver.as_ref().map(|(fd, _)| fd.as_raw_fd()));
     keep.extend(tty.as_ref().map(|t| t.as_raw_fd()));
     daemon::detach_stdio()?;
     daemon::close_all_but(&keep);
@@ -230,7 +234,14 @@ fn serve(
     let core = core::Core::new(&conf, run::boottime());
     // boringtun holds the keys now; this copy is zeroed.
     drop(conf);
-    let result = run(core, tun, udp, report, lifetime, &socket_path);
+    let resolver = match resolver {
+        Some((fd, named)) => Some(
+            crate::resolver::Client::new(fd, named)
+                .map_err(|e| Error::sys("use the endpoint resolver", e))?,
+        ),
+        None => None,
+    };
+    let result = run(core, tun, udp, report, lifetime, &socket_path, resolver);
     let _ = std::fs::remove_file(&socket_path);
     live.remove(&pid.to_string());
     crate::identity::remove_lock_if_free(runtime, &labels.identity);
@@ -245,6 +256,7 @@ fn run(
     report: File,
     lifetime: lifetime::Lifetime,
     socket_path: &Path,
+    resolver: Option<crate::resolver::Client>,
 ) -> Result<()> {
     tun.set_nonblocking(true)
         .map_err(|e| Error::sys("use the TUN device", e))?;
@@ -262,6 +274,7 @@ fn run(
         report,
         lifetime,
         status,
+        resolver,
     )
     .map_err(|e| Error::sys("start the engine", e))?;
     engine.run().map_err(|e| Error::sys("forward packets", e))

@@ -38,6 +38,8 @@ const PROG: u64 = 2;
 const STATUS: u64 = 3;
 const TICK: u64 = 4;
 const FIRST_CLIENT: u64 = 5;
+/// The endpoint resolver's socket (status clients count up from FIRST_CLIENT).
+const RESOLVER: u64 = u64::MAX;
 
 pub struct Engine {
     core: Core,
@@ -54,6 +56,8 @@ pub struct Engine {
     vnet: bool,
     outbound: Outbound,
     inbound: Inbound,
+    /// Asks the host side to resolve endpoint names again (see `resolver`).
+    resolver: Option<crate::resolver::Client>,
 }
 
 /// The UDP socket, with what the engine knows about its path.
@@ -115,6 +119,7 @@ impl Engine {
         report: File,
         lifetime: Lifetime,
         status: std::os::unix::net::UnixListener,
+        resolver: Option<crate::resolver::Client>,
     ) -> io::Result<Engine> {
         let is_v6 = udp.local_addr().is_ok_and(|a| a.is_ipv6());
         let vnet = tun.tcp_gso();
@@ -156,6 +161,7 @@ impl Engine {
                 scratch: vec![0u8; BUF],
             },
             tun,
+            resolver,
         })
     }
 
@@ -178,6 +184,9 @@ impl Engine {
         watch(self.lifetime.pidfd.as_fd(), PROG)?;
         watch(self.status.listener().as_fd(), STATUS)?;
         watch(clock.as_fd(), TICK)?;
+        if let Some(resolver) = &self.resolver {
+            watch(resolver.fd(), RESOLVER)?;
+        }
         let mut tick = TIMER_TICK;
         set_period(&clock, tick)?;
         self.say("ready");
@@ -209,6 +218,7 @@ impl Engine {
                         check = true;
                     }
                     STATUS => self.status.accept(&poll),
+                    RESOLVER => self.resolved(),
                     token if self.status.owns(token) => {
                         let (core, socket) = (&self.core, &self.net.socket);
                         self.status.serve(token, &poll, || {
@@ -399,6 +409,20 @@ impl Engine {
         self.core
             .tick(&mut self.inbound.scratch, |bytes, to| net.send(bytes, to));
         self.report_handshakes();
+        if let Some(resolver) = self.resolver.as_mut() {
+            let core = &self.core;
+            resolver.ask_due(|index| core.handshake_age(index));
+        }
+    }
+
+    /// New addresses for named endpoints: the next handshake goes there.
+    fn resolved(&mut self) {
+        let Some(resolver) = self.resolver.as_mut() else {
+            return;
+        };
+        for (index, addr) in resolver.answers() {
+            self.core.set_endpoint(index, addr);
+        }
     }
 }
 

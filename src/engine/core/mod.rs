@@ -132,6 +132,19 @@ impl Core {
         Some(self.now.saturating_sub(at))
     }
 
+    /// Peer `index`'s endpoint, resolved again on the host side (see
+    /// `resolver`). True when it changed.
+    pub fn set_endpoint(&mut self, index: usize, addr: SocketAddr) -> bool {
+        let addr = unmap(addr);
+        match self.peers.list.get_mut(index) {
+            Some(peer) if peer.endpoint != Some(addr) => {
+                peer.endpoint = Some(addr);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Keep retrying expired peers that have an endpoint every `every`, even
     /// without a PersistentKeepalive (for a pinned namespace, which may hold
     /// a server that only waits for packets).
