@@ -85,3 +85,29 @@ pub fn close_all_but(keep: &[RawFd]) {
         drop(unsafe { OwnedFd::from_raw_fd(fd) });
     }
 }
+
+/// Forks a host-side helper (`what` names it in errors) that talks to the
+/// chain over a socketpair: `serve` gets the helper's end, with stdio on
+/// /dev/null and every other fd closed; the caller gets its own end. The
+/// caller must be single-threaded (wg-unshare is).
+pub fn spawn_helper(
+    what: &str,
+    serve: impl FnOnce(rustix::fd::OwnedFd),
+) -> Result<rustix::fd::OwnedFd> {
+    use rustix::fd::AsRawFd;
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
+    let (ours, theirs) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::sys(format_args!("start {what}"), e))?;
+    spawn_detached(what, move || {
+        let _ = detach_stdio();
+        close_all_but(&[theirs.as_raw_fd()]);
+        serve(theirs);
+        0
+    })?;
+    Ok(ours)
+}

@@ -9,7 +9,7 @@ use crate::chain;
 use crate::error::{Error, Result};
 use crate::profile::check_name;
 use crate::registry::{self, Dir, Entry};
-use rustix::fd::{AsRawFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use rustix::thread::ThreadNameSpaceType;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -209,22 +209,7 @@ fn netns_path(name: &str) -> PathBuf {
 /// As real root, before the unshare: forks the helper that will bind the
 /// pinned netns at /run/netns/NAME, and returns the socket to it.
 pub fn spawn_netns_helper() -> Result<OwnedFd> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
-    let (ours, theirs) = socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .map_err(|e| Error::sys("start the /run/netns helper", e))?;
-    // wg-unshare is single-threaded.
-    crate::daemon::spawn_detached("the /run/netns helper", move || {
-        let _ = crate::daemon::detach_stdio();
-        crate::daemon::close_all_but(&[theirs.as_raw_fd()]);
-        serve_netns_helper(theirs);
-        0
-    })?;
-    Ok(ours)
+    crate::daemon::spawn_helper("the /run/netns helper", serve_netns_helper)
 }
 
 /// The helper: one request `PID NAME`, one answer, then it ends (also when

@@ -10,8 +10,8 @@
 //! Protocol, one line each way: `INDEX` → `INDEX ADDR:PORT` or `INDEX -`.
 
 use crate::conf::{Conf, Endpoint};
-use crate::error::{Error, Result};
-use rustix::fd::{AsFd, AsRawFd, OwnedFd};
+use crate::error::Result;
+use rustix::fd::{AsFd, OwnedFd};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
@@ -39,21 +39,9 @@ pub fn names(conf: &Conf) -> Vec<(usize, String, u16)> {
 /// On the host side, before the unshare (single-threaded): forks the helper
 /// for `names` and returns the engine's end of its socket.
 pub fn spawn_helper(names: Vec<(usize, String, u16)>) -> Result<OwnedFd> {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
-    let (ours, theirs) = socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .map_err(|e| Error::sys("start the endpoint resolver", e))?;
-    crate::daemon::spawn_detached("the endpoint resolver", move || {
-        let _ = crate::daemon::detach_stdio();
-        crate::daemon::close_all_but(&[theirs.as_raw_fd()]);
-        serve(theirs, &names);
-        0
-    })?;
-    Ok(ours)
+    crate::daemon::spawn_helper("the endpoint resolver", move |socket| {
+        serve(socket, &names);
+    })
 }
 
 fn serve(socket: OwnedFd, names: &[(usize, String, u16)]) {

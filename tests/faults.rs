@@ -181,6 +181,28 @@ fn a_download_survives_the_server_restarting_after_5_seconds() {
     assert_intact(&download.wait(), 20 << 20);
 }
 
+/// Waits (at most `within`, since `what`) until the server has a handshake
+/// from the client.
+fn wait_for_handshake(net: &Net, within: Duration, what: &str) {
+    let started = Instant::now();
+    let client = net.client.public.clone();
+    let handshake = || {
+        let out = net.sh(
+            &net.server_ns,
+            &format!("wg show {} latest-handshakes", net.wg_iface),
+        );
+        out.lines()
+            .any(|l| l.starts_with(&client) && !l.trim_end().ends_with("\t0"))
+    };
+    while !handshake() {
+        assert!(
+            started.elapsed() < within,
+            "no handshake from the client within {within:?} {what}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// `curl URL` inside pinned namespace NAME.
 fn fetch_in(net: &Net, name: &str, url: &str, max_time: &str) -> common::Out {
     let args = [
@@ -215,22 +237,7 @@ fn after_a_150_second_outage_the_tunnel_comes_back_by_itself() {
     std::thread::sleep(Duration::from_secs(150));
     net.start_wireguard_go(0);
     let back = Instant::now();
-    let client = net.client.public.clone();
-    let handshake = || {
-        let out = net.sh(
-            &net.server_ns,
-            &format!("wg show {} latest-handshakes", net.wg_iface),
-        );
-        out.lines()
-            .any(|l| l.starts_with(&client) && !l.trim_end().ends_with("\t0"))
-    };
-    while !handshake() {
-        assert!(
-            back.elapsed() < Duration::from_secs(60),
-            "no handshake from the client within 60 s of the server's return"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for_handshake(&net, Duration::from_secs(60), "of the server's return");
     // The test's HTTP server lives 120 s: started now, for the request after.
     net.start_httpd("back", 1);
     eprintln!(
@@ -428,23 +435,7 @@ fn an_endpoint_name_is_resolved_again_when_handshakes_stop() {
     assert!(list.ok().contains("endpoint=198.18.0.99:"), "{list:?}");
     // The name moves (written in place: the bind mount stays).
     std::fs::write(&hosts, format!("{} vpn-endpoint.test\n", net::SERVER_VETH)).unwrap();
-    let client = net.client.public.clone();
-    let started = Instant::now();
-    let handshake = || {
-        let out = net.sh(
-            &net.server_ns,
-            &format!("wg show {} latest-handshakes", net.wg_iface),
-        );
-        out.lines()
-            .any(|l| l.starts_with(&client) && !l.trim_end().ends_with("\t0"))
-    };
-    while !handshake() {
-        assert!(
-            started.elapsed() < Duration::from_secs(200),
-            "no handshake after the name moved"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    wait_for_handshake(&net, Duration::from_secs(200), "of the name moving");
     let list = net.cmd("wg-pin").arg("--list").run();
     assert!(
         list.ok()

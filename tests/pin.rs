@@ -23,6 +23,31 @@ fn pinned(net: &mut Net, name: &str) {
     std::fs::write(net.sb.root.join("pinned-netns"), out.ok()).unwrap();
 }
 
+/// Writes, as the user, a pin NAME that names process `pid` (with its real
+/// start time and network namespace, as a program could read them).
+fn forge_pin(net: &Net, name: &str, pid: u32) {
+    use std::os::unix::fs::MetadataExt;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let start = stat
+        .rsplit(") ")
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(19)
+        .unwrap();
+    let netns = std::fs::metadata(format!("/proc/{pid}/ns/net"))
+        .unwrap()
+        .ino();
+    let pins = net.sb.runtime.join("wg-wrap/pins");
+    std::fs::create_dir_all(&pins).unwrap();
+    net.sb.chown(&pins);
+    let entry = pins.join(name);
+    let text =
+        format!("engine_pid={pid}\nstart_time={start}\nnetns={netns}\nprofile=x\ncreated=1\n");
+    std::fs::write(&entry, text).unwrap();
+    net.sb.chown(&entry);
+}
+
 /// Whether process `pid` runs (a zombie has ended).
 fn running(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
@@ -503,7 +528,6 @@ fn prog_can_neither_write_nor_remove_pins() {
 /// user's next `--join` would run in PROG's mount namespace.
 #[test]
 fn a_pin_naming_a_namespace_prog_made_is_not_joined() {
-    use std::os::unix::fs::MetadataExt;
     let mut net = Net::with_wireguard_go_server();
     pinned(&mut net, "real");
     let spawned = net
@@ -524,22 +548,7 @@ fn a_pin_naming_a_namespace_prog_made_is_not_joined() {
         assert!(Instant::now() < deadline, "the impostor did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let start = stat
-        .rsplit(") ")
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(19)
-        .unwrap();
-    let netns = std::fs::metadata(format!("/proc/{pid}/ns/net"))
-        .unwrap()
-        .ino();
-    let forged = net.sb.runtime.join("wg-wrap/pins/forged");
-    let entry =
-        format!("engine_pid={pid}\nstart_time={start}\nnetns={netns}\nprofile=vpn\ncreated=1\n");
-    std::fs::write(&forged, entry).unwrap();
-    net.sb.chown(&forged);
+    forge_pin(&net, "forged", pid);
     let list = net.wrap(&["pin", "--list"]).run();
     assert!(
         list.ok().contains("forged"),
@@ -559,7 +568,6 @@ fn a_pin_naming_a_namespace_prog_made_is_not_joined() {
 /// it) delays `wg-pin --list` by at most the query's deadline.
 #[test]
 fn a_trickling_status_socket_does_not_hang_the_list() {
-    use std::os::unix::fs::MetadataExt;
     let net = Net::with_wireguard_go_server();
     let runtime = net.sb.runtime.join("wg-wrap");
     net.wrap(&["status"]).run().ok();
@@ -591,26 +599,7 @@ while time.monotonic() < end:
         assert!(Instant::now() < deadline, "the trickler did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let start = stat
-        .rsplit(") ")
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(19)
-        .unwrap();
-    let netns = std::fs::metadata(format!("/proc/{pid}/ns/net"))
-        .unwrap()
-        .ino();
-    let entry = runtime.join("pins/slow");
-    std::fs::create_dir_all(runtime.join("pins")).unwrap();
-    net.sb.chown(&runtime.join("pins"));
-    std::fs::write(
-        &entry,
-        format!("engine_pid={pid}\nstart_time={start}\nnetns={netns}\nprofile=x\ncreated=1\n"),
-    )
-    .unwrap();
-    net.sb.chown(&entry);
+    forge_pin(&net, "slow", pid);
     let began = Instant::now();
     let list = net.cmd("wg-pin").arg("--list").run();
     assert!(list.ok().starts_with("slow "), "{list:?}");
