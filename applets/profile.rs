@@ -160,7 +160,17 @@ fn import_profile(store: &Store, import: Import) -> Result<(), Error> {
             base.strip_suffix(".conf").unwrap_or(&base).to_string()
         }
     };
-    profile::check_name(&name, &crate::reserved_names())?;
+    profile::check_name(&name, &crate::reserved_names()).map_err(|e| match &import.name {
+        Some(_) => e,
+        // The user never typed this name: say where it came from.
+        None => Error::new(format!(
+            "the file name \"{name}\" is not a valid profile name"
+        ))
+        .hint(format!(
+            "give one: `wg-profile import {} NAME` (letters, digits, '.', '_' and '-')",
+            shell_quote(&import.file)
+        )),
+    })?;
     let (text, source) = if import.file == STDIN {
         let text = conf::read_text(std::io::stdin().lock(), "standard input")?;
         (text, "standard input".to_string())
@@ -253,4 +263,16 @@ fn run_editor(file: &Path) -> Result<(), Error> {
         .hint("set VISUAL or EDITOR to a working editor"));
     }
     Ok(())
+}
+
+/// `text` quoted for a shell command line when it needs it.
+fn shell_quote(text: &str) -> String {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"./_-+:@".contains(&b));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }

@@ -331,3 +331,46 @@ fn a_fifo_nobody_writes_to_is_refused() {
         .run()
         .fails(125, "it is a FIFO and nothing wrote to it within 5 s");
 }
+
+/// Provider files as they come: a byte-order mark, a comment after a section
+/// header, whitespace between Address and DNS items are taken; AllowedIPs
+/// separated by spaces and a file name that is no profile name each get one
+/// line saying what to do.
+#[test]
+fn provider_files_as_they_come() {
+    let sb = Sandbox::new();
+    let text = format!(
+        "\u{feff}[Interface]\nPrivateKey = {}\nAddress = 198.19.10.20/32 fd00:1910::20/128\nDNS = 198.19.10.1 fd00:1910::1\n\n[Peer] # the one server\nPublicKey = {}\nAllowedIPs = 0.0.0.0/0, ::/0\nEndpoint = 198.18.0.1:51820\n",
+        keys::CLIENT_PRIVATE,
+        keys::SERVER_PUBLIC
+    );
+    let file = sb.user_file("airvpn.conf", &text, 0o600);
+    sb.cmd("wg-profile").arg("import").arg(&file).run().ok();
+    let long = sb.cmd("wg-profile").args(["list", "--long"]).run();
+    assert_eq!(
+        long.ok(),
+        "airvpn\t198.18.0.1:51820\t198.19.10.20/32,fd00:1910::20/128\n"
+    );
+    let spaced = sb.user_file(
+        "spaced.conf",
+        text.replace("0.0.0.0/0, ::/0", "0.0.0.0/0 ::/0"),
+        0o600,
+    );
+    sb.cmd("wg-profile").arg("import").arg(&spaced).run().fails(
+        125,
+        "AllowedIPs: \"0.0.0.0/0 ::/0\" holds several networks (separate them with commas",
+    );
+    let odd = sb.user_file("Windscribe Toronto (1).conf", &text, 0o600);
+    let out = sb.cmd("wg-profile").arg("import").arg(&odd).run();
+    let line = out.fails(
+        125,
+        "wg-profile: the file name \"Windscribe Toronto (1)\" is not a valid profile name",
+    );
+    assert!(
+        line.ends_with(&format!(
+            "(give one: `wg-profile import '{}' NAME` (letters, digits, '.', '_' and '-'))",
+            odd.display()
+        )),
+        "{line}"
+    );
+}

@@ -151,7 +151,10 @@ fn too_big(source: &str) -> Error {
 impl Conf {
     /// Parses and validates wg-quick text; `source` names it in errors.
     pub fn parse(text: &str, source: &str) -> Result<Parsed> {
-        Parser::new(text, source)?.parse()
+        let mut text = normalize(text);
+        let parsed = Parser::new(&text, source).and_then(Parser::parse);
+        zeroize::Zeroize::zeroize(&mut text);
+        parsed
     }
 
     /// The profile as wg-quick text (what the chain hands down in a sealed memfd).
@@ -208,6 +211,27 @@ fn any_ipv6(interface: &Interface, peers: &[Peer]) -> bool {
 fn join(nets: &[IpNet]) -> String {
     let parts: Vec<String> = nets.iter().map(ToString::to_string).collect();
     parts.join(", ")
+}
+
+/// What wg-quick accepts and rust-ini does not, made plain (line numbers
+/// kept): a UTF-8 byte-order mark (Windows editors, some providers'
+/// downloads), and a comment after a section header (`[Peer] # the server`).
+fn normalize(text: &str) -> String {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        match (trimmed.starts_with('['), trimmed.find(']')) {
+            (true, Some(end)) if trimmed[end + 1..].trim_start().starts_with('#') => {
+                out.push_str(&trimmed[..=end]);
+                if line.ends_with('\n') {
+                    out.push('\n');
+                }
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
 }
 
 /// Line numbers of sections and keys, in file order (section 0: before any header).
@@ -417,14 +441,14 @@ impl<'a> Parser<'a> {
                         Some(SecretKey::parse(value).map_err(|p| self.error(at, p, KEY_HINT))?);
                 }
                 "address" => {
-                    for item in list(value) {
+                    for item in words(value) {
                         addresses.push(item.parse::<IpNet>().map_err(|p| {
                             self.error(at, p, "expected e.g. 10.64.0.2/32 or fd00:64::2/128")
                         })?);
                     }
                 }
                 "dns" => {
-                    for item in list(value) {
+                    for item in words(value) {
                         if let Ok(ip) = item.parse::<IpAddr>() {
                             dns.servers.push(ip);
                         } else if is_host_name(item) {
@@ -501,6 +525,13 @@ impl<'a> Parser<'a> {
                 }
                 "allowedips" => {
                     for item in list(value) {
+                        if item.contains(char::is_whitespace) {
+                            return Err(self.error(
+                                at,
+                                format!("\"{item}\" holds several networks"),
+                                "separate them with commas, e.g. 0.0.0.0/0, ::/0",
+                            ));
+                        }
                         let net = item.parse::<IpNet>().map_err(|p| {
                             self.error(at, p, "expected IP networks, e.g. 0.0.0.0/0, ::/0")
                         })?;
@@ -621,6 +652,13 @@ impl<'a> Parser<'a> {
 /// A comma-separated value, trimmed, empty items dropped.
 fn list(value: &str) -> impl Iterator<Item = &str> {
     value.split(',').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Items separated by commas or whitespace, as wg-quick takes Address and DNS.
+fn words(value: &str) -> impl Iterator<Item = &str> {
+    value
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]

@@ -206,9 +206,10 @@ fn bad_address() {
         e.starts_with("work.conf line 7: AllowedIPs: \"nonsense\" is not an IP address ("),
         "{e}"
     );
+    // Whitespace separates DNS items too (as wg-quick reads them).
     let e = err(&minimal("DNS = 10.0.0.1, not_a domain!", ""));
     assert!(
-        e.starts_with("work.conf line 4: DNS: \"not_a domain!\" is neither"),
+        e.starts_with("work.conf line 4: DNS: \"domain!\" is neither"),
         "{e}"
     );
 }
@@ -386,4 +387,26 @@ fn over_one_mib_is_refused_without_reading_it_all() {
 
     let exactly = "#".repeat(MAX_SIZE as usize);
     assert!(read_text(exactly.as_bytes(), "-").is_ok());
+}
+
+#[test]
+fn provider_files_as_wg_quick_takes_them() {
+    // A byte-order mark, a comment after a header, whitespace-separated
+    // Address and DNS (AirVPN, Windscribe, OpenWrt exports).
+    let text = format!(
+        "\u{feff}[Interface] # this machine\nPrivateKey = {SK}\nAddress = 198.19.10.20/32 fd00:1910::20/128\nDNS = 198.19.10.1 fd00:1910::1\n\n[Peer] # the one server\nPublicKey = {PK1}\nAllowedIPs = 0.0.0.0/0\nEndpoint = 198.51.100.1:51820\n"
+    );
+    let conf = parse(&text).unwrap().conf;
+    assert_eq!(conf.interface.addresses.len(), 2);
+    assert_eq!(conf.interface.dns.servers.len(), 2);
+    assert_eq!(conf.peers.len(), 1);
+}
+
+#[test]
+fn allowed_ips_separated_by_spaces_say_to_use_commas() {
+    let text = minimal("", "AllowedIPs = 0.0.0.0/0 ::/0");
+    assert_eq!(
+        err(&text),
+        "work.conf line 7: AllowedIPs: \"0.0.0.0/0 ::/0\" holds several networks (separate them with commas, e.g. 0.0.0.0/0, ::/0)"
+    );
 }
