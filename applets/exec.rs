@@ -44,6 +44,12 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     .map_err(|e| Error::sys(format_args!("open {}", runtime.display()), e))?;
     ns::prog_view(&runtime)?;
     guard::restore_for_prog();
+    let name = (opts.join.clone())
+        .or_else(|| std::env::var(chain::PIN).ok())
+        .or_else(|| std::env::var(chain::PROFILE).ok());
+    if let Some(name) = name {
+        chain::set(chain::NAMESPACE, name);
+    }
     chain::clear_vars();
     chain::cloexec_all_but_stdio()?;
     caps::drop_all_for_prog()?;

@@ -36,7 +36,7 @@ fn extra(applet: &str) -> Extra {
         },
         "wg-exec" => Extra {
             exit: CHAIN_EXIT,
-            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_IFACE, WG_WRAP_PIN (set by wg-pin: when PROG cannot be executed, that pin is removed) and WG_WRAP_CORE_LIMIT (gives PROG the caller's core-file limit back), then removes every WG_WRAP_* variable before PROG runs.",
+            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_IFACE, WG_WRAP_PIN (set by wg-pin: when PROG cannot be executed, that pin is removed) and WG_WRAP_CORE_LIMIT (gives PROG the caller's core-file limit back), then removes every WG_WRAP_* variable before PROG runs, and sets WGWRAP_NAMESPACE (the pin's or the profile's name) for PROG.",
             files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME, read by --join.",
             examples: "wg-exec --join dl -- bash",
         },

@@ -24,6 +24,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         return Ok(0);
     };
     let next = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
+    chain::require(chain::CONF_FD, "wg-unshare")?;
     chain::check_link(&next, &["wg-exec", "wg-pin"])?;
     // wg-up holds the keys while it waits for the handshake (exec makes the
     // next link dumpable again; it holds no key).
@@ -81,7 +82,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
                 && !ready.handshakes.contains(&index)
             {
                 log::warn(format_args!(
-                    "no handshake with peer {public_key} ({endpoint}) after {} s",
+                    "no handshake with peer {public_key} ({endpoint}) after {} s (check the Endpoint and that the server runs and knows your public key; the tunnel comes up when it answers)",
                     opts.handshake_timeout
                 ));
             }

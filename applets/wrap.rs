@@ -109,8 +109,17 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     if let Some((applet, main)) = crate::find(&applet).filter(|(a, _)| *a != name) {
         return Ok(crate::run(applet, main, tail.to_vec()));
     }
+    if let Some(option) = tail.first().filter(|a| *a != "--" && a.to_string_lossy().starts_with('-')) {
+        return Err(Error::new(format!("{} after PROFILE is taken as PROG", option.to_string_lossy()))
+            .hint(format!("options go before PROFILE: `{name} {} {wanted} -- PROG`", option.to_string_lossy())));
+    }
     let prog = chain::strip_dashes(tail.to_vec());
     if prog.is_empty() {
+        if let Some(pin_name) = &opts.pin {
+            return Err(Error::new("missing PROFILE or PROG").hint(format!(
+                "--pin takes the pin's name, then comes PROFILE: `{name} --pin NAME {pin_name} -- {wanted}`"
+            )));
+        }
         return Err(Error::new("missing PROG").hint(format!("e.g. `{name} {wanted} -- curl https://example.com`")));
     }
     if opts.quiet || opts.verbose {

@@ -51,6 +51,10 @@ pub const PUBLISH: &str = "WG_WRAP_PUBLISH";
 /// wg-up for the engine.
 pub const RESOLVER_FD: &str = "WG_WRAP_RESOLVER_FD";
 pub const RESOLVER_PEERS: &str = "WG_WRAP_RESOLVER_PEERS";
+/// Set for PROG (not a chain variable, nothing secret): the namespace's
+/// name, its pin's or its profile's, for prompts and scripts, as vopono's
+/// VOPONO_NS.
+pub const NAMESPACE: &str = "WGWRAP_NAMESPACE";
 /// Prefix of every chain variable; wg-exec removes them all before PROG runs.
 pub const PREFIX: &str = "WG_WRAP_";
 
@@ -91,6 +95,18 @@ pub fn take_fd(var: &str, before: &str) -> Result<OwnedFd> {
         .map_err(|e| Error::sys("take a descriptor", e))?;
     // SAFETY: as above: open, and owned by nobody else in this process.
     Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// Refuses to go on unless `var` was set by the link `before` (a link run
+/// out of its chain says so first, before anything about the next link).
+pub fn require(var: &str, before: &str) -> Result<()> {
+    if std::env::var_os(var).is_some() {
+        return Ok(());
+    }
+    Err(Error::new(format!(
+        "{var} is not set: {before} must run before this link"
+    ))
+    .hint("run it as part of a chain, e.g. `wg-wrap PROFILE -- PROG`"))
 }
 
 /// Removes an environment variable.

@@ -95,12 +95,11 @@ pub fn remove_lock_if_free(runtime: &Path, identity: &str) {
 /// ended is only draining its last packets before it goes: it is not
 /// joined (a new one is made).
 pub fn live(runtime: &Path, identity: &str) -> Option<Entry> {
-    let pinned: Vec<u32> = (Dir::pins(runtime).list().live.into_iter())
+    let pinned: Vec<u32> = (Dir::pins(runtime).live_entries().into_iter())
         .map(|(_, entry)| entry.engine_pid)
         .collect();
     Dir::live(runtime)
-        .list()
-        .live
+        .live_entries()
         .into_iter()
         .map(|(_, entry)| entry)
         .filter(|entry| entry.identity.as_deref() == Some(identity))

@@ -74,7 +74,17 @@ pub fn find(name: &str, runtime: &Path) -> Result<Entry> {
     let pins = Dir::pins(runtime);
     match pins.read(name)? {
         Some(entry) if entry.is_live() => return Ok(entry),
-        Some(_) => pins.remove(name),
+        Some(entry) => {
+            pins.remove(name);
+            return Err(Error::new(format!(
+                "pin \"{name}\" was stale (its engine {} had ended) and is removed",
+                entry.engine_pid
+            ))
+            .hint(format!(
+                "make it again: `wg-wrap --pin {name} {} -- true`",
+                entry.profile
+            )));
+        }
         None => {}
     }
     let names = live_names(runtime);

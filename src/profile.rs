@@ -143,7 +143,14 @@ impl Store {
     /// "no profile NAME" with the names that do exist.
     pub fn not_found(&self, name: &str) -> Error {
         let names = self.list().unwrap_or_default();
-        let hint = if names.is_empty() {
+        let hint = if let Some(ns) = std::env::var_os(crate::chain::NAMESPACE) {
+            format!(
+                "this runs inside the wg-wrap namespace {}, where the profiles are hidden: run wg-wrap from outside",
+                ns.to_string_lossy()
+            )
+        } else if names.is_empty() && crate::fixes::real_root() {
+            "as root, profiles are root's own (none yet); wg-wrap needs no root: run it as your user".to_string()
+        } else if names.is_empty() {
             "no profiles yet: add one with `wg-profile import FILE`".to_string()
         } else {
             format!("profiles: {}", names.join(", "))

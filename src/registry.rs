@@ -124,7 +124,7 @@ pub fn check_store_unmoved(store_root: &Path) -> Result<()> {
     let registries = crate::runtime::known_dirs();
     let live = registries
         .iter()
-        .flat_map(|runtime| Dir::live(runtime).list().live);
+        .flat_map(|runtime| Dir::live(runtime).live_entries());
     for (_, entry) in live {
         if let Some(hid) = &entry.store
             && same_path(hid)
@@ -274,21 +274,37 @@ impl Dir {
         }
     }
 
-    /// Every entry, sorted by name; stale ones are removed and reported.
-    pub fn list(&self) -> Listing {
-        let mut listing = Listing {
-            live: Vec::new(),
-            stale: Vec::new(),
-        };
+    fn names(&self) -> Vec<String> {
         let Ok(dir) = fs::read_dir(&self.path) else {
-            return listing;
+            return Vec::new();
         };
         let mut names: Vec<String> = dir
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
             .filter(|n| !n.starts_with('.'))
             .collect();
         names.sort();
-        for name in names {
+        names
+    }
+
+    /// The live entries, sorted by name, leaving stale ones as they are: for
+    /// engines and wg-unshare, so that the user's next listing or join is
+    /// the one that reports a stale pin.
+    pub fn live_entries(&self) -> Vec<(String, Entry)> {
+        (self.names().into_iter())
+            .filter_map(|name| match self.read(&name) {
+                Ok(Some(entry)) if entry.is_live() => Some((name, entry)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every entry, sorted by name; stale ones are removed and reported.
+    pub fn list(&self) -> Listing {
+        let mut listing = Listing {
+            live: Vec::new(),
+            stale: Vec::new(),
+        };
+        for name in self.names() {
             match self.read(&name) {
                 Ok(Some(entry)) if entry.is_live() => listing.live.push((name, entry)),
                 Ok(entry) => {

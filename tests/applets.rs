@@ -202,3 +202,56 @@ fn a_closed_pipe_changes_no_exit_status() {
     assert_eq!(read("failed").trim(), "125");
     assert_eq!(read("listed").trim(), "0");
 }
+
+/// Everyday mistakes, each one line that names the real mistake.
+#[test]
+fn everyday_mistakes_say_what_to_do() {
+    let net = common::net::Net::with_wireguard_go_server();
+    net.import("work", &net.profile("198.19.0.0/24"));
+    // The pin's name forgotten: "work" became the pin's name.
+    net.wrap(&["--pin", "work", "--", "true"]).run().fails(
+        125,
+        "wg-wrap: missing PROFILE or PROG (--pin takes the pin's name, then comes PROFILE: `wg-wrap --pin NAME work -- true`)",
+    );
+    // An option after PROFILE.
+    net.wrap(&["work", "-v", "--", "true"]).run().fails(
+        125,
+        "wg-wrap: -v after PROFILE is taken as PROG (options go before PROFILE: `wg-wrap -v work -- PROG`)",
+    );
+    // A link run on the host, out of its chain.
+    net.wrap(&["up", "true"]).run().fails(
+        125,
+        "wg-up: WG_WRAP_CONF_FD is not set: wg-unshare must run before this link",
+    );
+    // Inside a wrapped shell, the profiles are hidden: it says so, and the
+    // shell knows which namespace it is in.
+    let out = net
+        .wrap(&[
+            "work",
+            "--",
+            "sh",
+            "-c",
+            "echo $WGWRAP_NAMESPACE; wg-wrap other -- true",
+        ])
+        .run();
+    assert_eq!(out.code, 125, "{out:?}");
+    assert_eq!(out.stdout, "work\n");
+    assert!(
+        out.stderr.ends_with("wg-unshare: no profile \"other\" (this runs inside the wg-wrap namespace work, where the profiles are hidden: run wg-wrap from outside)\n"),
+        "{out:?}"
+    );
+    // A pin whose engine has ended.
+    net.wrap(&["--pin", "gone", "work", "--", "true"])
+        .run()
+        .ok();
+    let engine = net.pin_engine("gone");
+    std::process::Command::new("kill")
+        .args(["-KILL", &engine])
+        .status()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    net.wrap(&["--join", "gone", "--", "true"]).run().fails(
+        125,
+        &format!("wg-exec: pin \"gone\" was stale (its engine {engine} had ended) and is removed (make it again: `wg-wrap --pin gone work -- true`)"),
+    );
+}

@@ -329,7 +329,7 @@ fn an_unreachable_peer_is_one_warning_and_prog_still_runs() {
     assert_eq!(
         out.stderr,
         format!(
-            "wg-up: warning: no handshake with peer {} ({}:{}) after 1 s\n",
+            "wg-up: warning: no handshake with peer {} ({}:{}) after 1 s (check the Endpoint and that the server runs and knows your public key; the tunnel comes up when it answers)\n",
             net.server.public,
             net::SERVER_VETH,
             net::SERVER_PORT

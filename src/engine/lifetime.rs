@@ -79,7 +79,7 @@ impl Lifetime {
 
     /// Whether a pin names this engine.
     pub fn pinned(&self) -> bool {
-        self.pins.list().live.iter().any(|(_, entry)| {
+        self.pins.live_entries().iter().any(|(_, entry)| {
             entry.engine_pid == self.own_pid && entry.start_time == self.start_time
         })
     }
