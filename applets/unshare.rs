@@ -144,6 +144,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     services::mask(&bus, &runtime)?;
     ns::reenter_cwd(cwd);
     ns::setup_dns(&dns, &runtime.join(format!("mnt-{}", std::process::id())))?;
+    ns::own_sysfs_net(&runtime.join(format!("sys-{}", std::process::id())));
     caps::keep_across_exec(caps::CHAIN)?;
     chain::pass_fd(chain::UDP_FD, &udp)?;
     chain::pass_fd(chain::CONF_FD, &memfd)?;

@@ -431,3 +431,28 @@ pub fn userns_is_child(pid: u32) -> bool {
     };
     rustix::fs::fstat(&parent).is_ok_and(|p| p.st_ino == ours.st_ino && p.st_dev == ours.st_dev)
 }
+
+/// /sys/class/net and /sys/devices/virtual/net as this network namespace
+/// has them (lo, wg0), not the host's: from a sysfs mounted here (sysfs
+/// shows the network namespace of whoever mounts it). Best effort: where
+/// the kernel refuses, the host's stay (nothing there reaches the network).
+pub fn own_sysfs_net(scratch: &Path) {
+    if fs::create_dir(scratch).is_err() {
+        return;
+    }
+    if rustix::mount::mount(
+        "sysfs",
+        scratch,
+        "sysfs",
+        MountFlags::NOSUID | MountFlags::NODEV | MountFlags::NOEXEC,
+        c"",
+    )
+    .is_ok()
+    {
+        for dir in ["class/net", "devices/virtual/net"] {
+            let _ = rustix::mount::mount_bind(scratch.join(dir), Path::new("/sys").join(dir));
+        }
+        let _ = rustix::mount::unmount(scratch, UnmountFlags::DETACH);
+    }
+    let _ = fs::remove_dir(scratch);
+}

@@ -365,3 +365,20 @@ fn no_user_namespaces_is_one_line_and_125() {
         .run();
     out.fails(125, "wg-unshare: cannot create user namespace: no space left on device (user.max_user_namespaces is 0: `sysctl -w user.max_user_namespaces=");
 }
+
+/// /sys/class/net inside lists what `ip link` lists there: lo and wg0, not
+/// the host's interfaces.
+#[test]
+fn sysfs_inside_shows_the_namespaces_interfaces() {
+    let net = net_with_profile("198.19.0.0/24");
+    let out = net
+        .wrap(&[
+            "vpn",
+            "--",
+            "sh",
+            "-c",
+            "ls /sys/class/net; cat /sys/class/net/wg0/mtu",
+        ])
+        .run();
+    assert_eq!(out.ok(), "lo\nwg0\n1420\n");
+}
