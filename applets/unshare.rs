@@ -102,6 +102,10 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     // Bound before anything else is made: a port in use is one line.
     let published = wg_wrap::publish::bind(&specs)?;
     let udp = host::bind_udp(conf.interface.listen_port)?;
+    let local = rustix::net::getsockname(&udp).ok();
+    if let Some(local) = local.and_then(|a| std::net::SocketAddr::try_from(a).ok()) {
+        log::info(format_args!("WireGuard's UDP socket: port {}", local.port()));
+    }
     let dns = ns::plan_dns(&conf.interface.dns);
     let mut text = conf.to_wg_quick();
     let memfd = chain::conf_memfd(&text);

@@ -74,7 +74,16 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     // The conf (and its keys) moves into the engine.
     let engine = engine::spawn(conf, tun, host, &runtime, &labels)?;
     let pid = engine.pid;
+    let waited = std::time::Instant::now();
     let ready = engine.wait(Duration::from_secs(opts.handshake_timeout))?;
+    for index in &ready.handshakes {
+        if let Some((public_key, _)) = peers.get(*index) {
+            log::info(format_args!(
+                "handshake with peer {public_key} within {} ms",
+                waited.elapsed().as_millis()
+            ));
+        }
+    }
     drop(identity_lock);
     if opts.handshake_timeout > 0 {
         for (index, (public_key, endpoint)) in peers.iter().enumerate() {

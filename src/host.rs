@@ -25,6 +25,7 @@ pub fn resolve_endpoints(conf: &mut Conf) -> Result<()> {
                 Error::new(format!("cannot resolve endpoint \"{shown}\": no address"))
                     .hint("check the name, or put an IP address in Endpoint")
             })?;
+            crate::log::info(format_args!("endpoint {shown} is {addr}"));
             peer.endpoint = Some(Endpoint::Addr(addr));
         }
     }
@@ -51,6 +52,7 @@ pub fn path_mtu(to: SocketAddr) -> Option<u16> {
 /// below what the tunnel's address families need.
 pub fn choose_mtu(conf: &Conf) -> u16 {
     if let Some(mtu) = conf.interface.mtu {
+        crate::log::info(format_args!("MTU {mtu}: the profile's"));
         return mtu;
     }
     let first = conf.peers.iter().find_map(|p| match p.endpoint {
@@ -58,10 +60,18 @@ pub fn choose_mtu(conf: &Conf) -> u16 {
         _ => None,
     });
     let floor = if conf.uses_ipv6() { 1280 } else { 576 };
-    first
-        .and_then(path_mtu)
+    let route = first.and_then(path_mtu);
+    let mtu = route
         .unwrap_or(DEFAULT_MTU)
-        .clamp(floor, DEFAULT_MTU.max(floor))
+        .clamp(floor, DEFAULT_MTU.max(floor));
+    match (route, first) {
+        (Some(path), Some(to)) => crate::log::info(format_args!(
+            "MTU {mtu}: the route to {to} carries {} bytes, less WireGuard's {OVERHEAD} (at most {DEFAULT_MTU})",
+            u32::from(path) + OVERHEAD
+        )),
+        _ => crate::log::info(format_args!("MTU {mtu}: the default (no route MTU known)")),
+    }
+    mtu
 }
 
 /// Binds the WireGuard UDP socket in the host namespace: ListenPort or an

@@ -230,6 +230,11 @@ pub fn plan_dns(dns: &Dns) -> DnsPlan {
         if !dns.search.is_empty() {
             text.push_str(&format!("search {}\n", dns.search.join(" ")));
         }
+        let servers: Vec<String> = dns.servers.iter().map(ToString::to_string).collect();
+        log::info(format_args!(
+            "DNS inside: {} (the profile's)",
+            servers.join(", ")
+        ));
         return DnsPlan {
             resolv_conf: Some(text),
         };

@@ -382,3 +382,20 @@ fn sysfs_inside_shows_the_namespaces_interfaces() {
         .run();
     assert_eq!(out.ok(), "lo\nwg0\n1420\n");
 }
+
+/// `-v` tells what a user debugging a silent tunnel needs: the MTU and why,
+/// the UDP port, the DNS written, the handshake and its time.
+#[test]
+fn verbose_tells_what_was_chosen_and_when_the_handshake_came() {
+    let net = net_with_profile("198.19.0.0/24");
+    let out = net.wrap(&["-v", "vpn", "--", "true"]).run();
+    out.ok();
+    for needle in [
+        "wg-unshare: MTU 1420: the route to 198.18.0.1:51820 carries ",
+        "wg-unshare: WireGuard's UDP socket: port ",
+        "wg-unshare: DNS inside: 198.19.0.1 (the profile's)",
+        "wg-up: handshake with peer ",
+    ] {
+        assert!(out.stderr.contains(needle), "no {needle:?} in {out:?}");
+    }
+}
