@@ -45,6 +45,17 @@ fn bash_completes_applets_options_profiles_and_subcommands() {
     assert_eq!(complete(&sb, "wg-unshare work "), ["wg-up"]);
     assert_eq!(complete(&sb, "wg-up "), ["wg-exec", "wg-pin"]);
     assert_eq!(complete(&sb, "wg-pin --re"), ["--remove"]);
+    // PROG after `--` and after --join NAME; PROFILE after --pin NAME;
+    // pins and profiles after `status`; options from --help's list only.
+    assert!(complete(&sb, "wg-wrap --join dl -- cur").contains(&"curl".to_string()));
+    assert!(complete(&sb, "wg-wrap --join dl cur").contains(&"curl".to_string()));
+    assert!(complete(&sb, "wg-wrap work -- cur").contains(&"curl".to_string()));
+    assert_eq!(complete(&sb, "wg-wrap --pin x "), ["work", "work.conf"]);
+    assert_eq!(complete(&sb, "wg-wrap status "), ["work"]);
+    assert_eq!(
+        complete(&sb, "wg-pin --"),
+        ["--help", "--json", "--list", "--remove", "--version"]
+    );
 }
 
 #[test]

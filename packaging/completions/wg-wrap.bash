@@ -2,8 +2,8 @@
 # Options come from each applet's own --help, profile names from
 # `wg-profile list` and pin names from `wg-pin --list`, so nothing here drifts.
 
-_wg_wrap_options() { # APPLET
-    "$1" --help 2>/dev/null | grep -oE -- '(^|[ ,])--?[a-z][a-z-]*' | tr -d ' ,' | sort -u
+_wg_wrap_options() { # APPLET: the options its --help lists (not those its prose names)
+    "$1" --help 2>/dev/null | grep -E '^  -' | grep -oE -- '(^|[ ,])--?[a-z][a-z-]*' | tr -d ' ,' | sort -u
 }
 _wg_wrap_profiles() { wg-wrap profile list 2>/dev/null; }
 _wg_wrap_pins() { wg-wrap pin --list 2>/dev/null | grep -v ' stale ' | cut -d' ' -f1; }
@@ -28,10 +28,15 @@ _wg_wrap() {
         COMPREPLY=($(compgen -W "$(_wg_wrap_options "$applet")" -- "$cur"))
         return
     fi
-    # The first word that is not an option (nor an option's value).
+    # The first word that is not an option (nor an option's value); after
+    # `--`, or after --join NAME, the words are PROG's.
+    local joining=0 pinning=0 prog=0
     for ((i = 1 + positional; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
-            --pin|--join|--handshake-timeout|--publish|--install|--man|--remove) ((i++)) ;;
+            --) prog=1; break ;;
+            --join) joining=1; ((i++)) ;;
+            --pin) pinning=1; ((i++)) ;;
+            --handshake-timeout|--publish|--install|--man|--remove) ((i++)) ;;
             -*) ;;
             *) break ;;
         esac
@@ -39,9 +44,15 @@ _wg_wrap() {
     local first=$((i == COMP_CWORD))
     case $applet in
         wg-wrap)
-            if ((first)); then
+            if ((prog || joining)); then
+                COMPREPLY=($(compgen -c -- "$cur"))
+            elif ((first && pinning)); then
+                COMPREPLY=($(compgen -W "$(_wg_wrap_profiles)" -- "$cur") $(compgen -f -X '!*.conf' -- "$cur"))
+            elif ((first)); then
                 words="$(_wg_wrap_profiles) status doctor profile unshare up exec pin"
                 COMPREPLY=($(compgen -W "$words" -- "$cur") $(compgen -f -X '!*.conf' -- "$cur"))
+            elif [ "${COMP_WORDS[i]}" = status ] && ((COMP_CWORD == i + 1)); then
+                COMPREPLY=($(compgen -W "$(_wg_wrap_pins) $(_wg_wrap_profiles)" -- "$cur"))
             else
                 COMPREPLY=($(compgen -c -- "$cur"))
             fi ;;
