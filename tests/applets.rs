@@ -255,3 +255,45 @@ fn everyday_mistakes_say_what_to_do() {
         &format!("wg-exec: pin \"gone\" was stale (its engine {engine} had ended) and is removed (make it again: `wg-wrap --pin gone work -- true`)"),
     );
 }
+
+/// Each man page: NAME a short phrase (what `whatis` shows), SYNOPSIS the
+/// real forms (not argh's `[rest...]`), options with their placeholders,
+/// SEE ALSO the other applets and not the page itself.
+#[test]
+fn man_pages_read_as_man_pages() {
+    let sb = Sandbox::new();
+    for applet in sb.applets() {
+        let page = std::process::Command::new(sb.bin.join("wg-wrap"))
+            .args(["--man", &applet])
+            .output()
+            .unwrap();
+        let page = String::from_utf8(page.stdout).unwrap();
+        let name = page
+            .lines()
+            .skip_while(|l| *l != ".SH NAME")
+            .nth(1)
+            .unwrap();
+        assert!(name.len() < 90 && !name.contains(". "), "{applet}: {name}");
+        assert!(
+            !page.contains("rest..."),
+            "{applet}: argh's [rest...] in the page"
+        );
+        let see_also = page.split(".SH \"SEE ALSO\"\n").nth(1).unwrap();
+        let own = format!("{}(1)", applet.replace('-', "\\-"));
+        assert!(
+            !see_also.contains(&own),
+            "{applet} lists itself: {see_also}"
+        );
+        assert!(see_also.contains("wg\\-wrap\\-profile(5)"), "{see_also}");
+    }
+    let wrap = std::process::Command::new(sb.bin.join("wg-wrap"))
+        .args(["--man", "wg-wrap"])
+        .output()
+        .unwrap();
+    let wrap = String::from_utf8(wrap.stdout).unwrap();
+    assert!(wrap.contains(".B \\-\\-join NAME\n"), "{wrap}");
+    assert!(
+        wrap.contains(".SH COMMANDS\n.TP\n.B status [NAME]\n"),
+        "{wrap}"
+    );
+}
