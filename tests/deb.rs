@@ -32,6 +32,7 @@ const FILES: &[&str] = &[
     "/usr/share/zsh/vendor-completions/_wg-wrap",
     "/usr/share/fish/vendor_completions.d/wg-wrap.fish",
     "/etc/apparmor.d/wg-wrap",
+    "/usr/lib/systemd/user/wg-wrap-pin@.service",
     "/usr/share/doc/wg-wrap/README.md",
 ];
 

@@ -61,9 +61,44 @@ fn every_package_installs_every_applet_page_and_completion() {
         "_wg-wrap",
         "wg-wrap.fish",
         "apparmor",
+        "wg-wrap-pin@.service",
     ] {
         assert!(pkgbuild.contains(needle), "PKGBUILD lacks {needle}");
         assert!(spec.contains(needle), "spec lacks {needle}");
         assert!(cargo.contains(needle), "cargo-deb metadata lacks {needle}");
     }
+}
+
+/// The systemd user unit that keeps a pin (`wg-wrap-pin@NAME`) is one
+/// systemd-analyze accepts without a word (binaries and man pages as
+/// installed: here the built binary and packaging/man).
+#[test]
+fn the_pin_unit_verifies() {
+    let dir = std::env::temp_dir().join(format!("wgwrap-unit-{}", std::process::id()));
+    let man1 = dir.join("man/man1");
+    std::fs::create_dir_all(&man1).unwrap();
+    for page in std::fs::read_dir(format!("{ROOT}/packaging/man"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(page.path(), man1.join(page.file_name())).unwrap();
+    }
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for applet in ["wg-wrap", "wg-pin"] {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_wg-wrap"), bin.join(applet)).unwrap();
+    }
+    let unit = std::fs::read_to_string(format!("{ROOT}/packaging/systemd/wg-wrap-pin@.service"))
+        .unwrap()
+        .replace("/usr/bin/", &format!("{}/", bin.display()));
+    std::fs::write(dir.join("wg-wrap-pin@.service"), unit).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(dir.join("wg-wrap-pin@work.service"))
+        .env("MANPATH", dir.join("man"))
+        .output()
+        .expect("systemd-analyze");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{out:?}");
 }
