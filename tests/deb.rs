@@ -66,6 +66,14 @@ fn the_deb_installs_works_and_purges_clean() {
         .trim()
         .to_string();
 
+    // Debian's checks: no error (warnings are allowed).
+    let lint = Command::new("lintian")
+        .arg(&deb)
+        .output()
+        .expect("lintian (installed by .ci/run)");
+    let report = String::from_utf8_lossy(&lint.stdout);
+    let errors: Vec<&str> = report.lines().filter(|l| l.starts_with("E:")).collect();
+    assert!(errors.is_empty(), "lintian: {report}");
     let _installed = Installed;
     run(Command::new("dpkg").args(["-i", &deb]));
     for file in FILES {
