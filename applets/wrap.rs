@@ -173,6 +173,10 @@ fn status(only: Option<String>) -> Result<u8, Error> {
         {
             continue;
         }
+        // Its programs have all ended: it is going (its engine only drains).
+        if pin_name.is_none() && !wg_wrap::identity::occupied(&entry) {
+            continue;
+        }
         wg_wrap::outln!("{}", Namespace::read(&runtime, pin_name, entry).line());
         shown += 1;
     }

@@ -107,8 +107,9 @@ pub fn live(runtime: &Path, identity: &str) -> Option<Entry> {
 }
 
 /// Whether a process other than the engine and its children (the relay)
-/// is in the entry's network namespace.
-fn occupied(entry: &Entry) -> bool {
+/// is in the entry's network namespace: a namespace without one has ended,
+/// its engine only delivering the last packets.
+pub fn occupied(entry: &Entry) -> bool {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return false;
     };

@@ -645,3 +645,13 @@ fn a_stopped_engine_with_a_full_queue_does_not_hang_the_list() {
     assert!(took < Duration::from_secs(10), "the list took {took:?}");
     net.cmd("wg-pin").args(["--remove", "stopped"]).run().ok();
 }
+
+/// A namespace whose program has just ended is not listed (its engine may
+/// still deliver the last packets for a moment).
+#[test]
+fn status_does_not_list_a_namespace_that_just_ended() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    net.wrap(&["vpn", "--", "true"]).run().ok();
+    assert_eq!(net.wrap(&["status"]).run().ok(), "");
+}
