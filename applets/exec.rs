@@ -18,7 +18,7 @@ pub struct Args {
     #[argh(option, arg_name = "NAME")]
     join: Option<String>,
     /// PROG and its arguments
-    #[argh(positional, greedy)]
+    #[argh(positional, greedy, arg_name = "PROG")]
     rest: Vec<String>,
 }
 

@@ -24,7 +24,7 @@ pub struct Args {
     #[argh(option, arg_name = "NAME")]
     remove: Option<String>,
     /// NAME, then the next link and its arguments
-    #[argh(positional, greedy)]
+    #[argh(positional, greedy, arg_name = "NAME NEXT")]
     rest: Vec<String>,
 }
 

@@ -28,7 +28,7 @@ pub struct Args {
     #[argh(option, arg_name = "SPEC")]
     publish: Vec<String>,
     /// PROFILE, then the next link and its arguments
-    #[argh(positional, greedy)]
+    #[argh(positional, greedy, arg_name = "PROFILE NEXT")]
     rest: Vec<String>,
 }
 

@@ -15,7 +15,7 @@ pub struct Args {
     #[argh(option, default = "5", arg_name = "S")]
     handshake_timeout: u64,
     /// the next link and its arguments
-    #[argh(positional, greedy)]
+    #[argh(positional, greedy, arg_name = "NEXT")]
     rest: Vec<String>,
 }
 

@@ -53,7 +53,7 @@ pub struct Args {
     #[argh(option, arg_name = "APPLET")]
     man: Option<String>,
     /// PROFILE and PROG with its arguments, or APPLET and its arguments
-    #[argh(positional, greedy)]
+    #[argh(positional, greedy, arg_name = "PROFILE -- PROG")]
     rest: Vec<String>,
 }
 
