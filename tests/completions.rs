@@ -58,6 +58,41 @@ fn bash_completes_applets_options_profiles_and_subcommands() {
     );
 }
 
+/// What fish offers for `line` (candidates only, without descriptions).
+fn complete_fish(sb: &Sandbox, line: &str) -> Vec<String> {
+    let script = format!("source {DIR}/wg-wrap.fish; complete -C '{line}'");
+    let out = Cmd::from(sb, Path::new("/usr/bin/fish"))
+        .args(["-c", &script])
+        .run();
+    let mut found: Vec<String> = out
+        .ok()
+        .lines()
+        .filter_map(|l| l.split('\t').next())
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// fish: the same places as bash (PROG after `--` and after --join NAME,
+/// PROFILE after --pin NAME, pins and profiles after status).
+#[test]
+fn fish_completes_the_same_places() {
+    let sb = Sandbox::new();
+    let file = sb.user_file("work.conf", sample_profile(), 0o600);
+    sb.cmd("wg-profile").arg("import").arg(&file).run().ok();
+    assert_eq!(complete_fish(&sb, "wg-wrap status "), ["work"]);
+    assert_eq!(complete_fish(&sb, "wg-wrap --pin x "), ["work"]);
+    assert!(complete_fish(&sb, "wg-wrap --join dl -- cur").contains(&"curl".to_string()));
+    assert!(complete_fish(&sb, "wg-wrap --join dl cur").contains(&"curl".to_string()));
+    assert_eq!(
+        complete_fish(&sb, "wg-pin --"),
+        ["--help", "--json", "--list", "--remove", "--version"]
+    );
+}
+
 #[test]
 fn zsh_and_fish_completions_parse() {
     let zsh = std::process::Command::new("zsh")

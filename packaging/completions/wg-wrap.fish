@@ -2,8 +2,47 @@
 function __wg_wrap_profiles; wg-wrap profile list 2>/dev/null; end
 function __wg_wrap_pins; wg-wrap pin --list 2>/dev/null | string match -v '* stale *' | string split -f1 ' '; end
 
-complete -c wg-wrap -n '__fish_is_first_arg' -a '(__wg_wrap_profiles)' -d profile
-complete -c wg-wrap -n '__fish_is_first_arg' -a 'status doctor profile unshare up exec pin'
+# Where the word being completed stands: "first" (PROFILE or a command),
+# "profile" (after --pin NAME), "prog" (after --, after --join NAME, or
+# after PROFILE), "status" (after the status command), or "".
+function __wg_wrap_place
+    set -l words (commandline -opc)
+    set -e words[1]
+    set -l pinning 0
+    set -l skip 0
+    set -l seen
+    for w in $words
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        switch $w
+            case --
+                echo prog; return
+            case --join
+                echo prog; return
+            case --pin
+                set pinning 1; set skip 1
+            case --handshake-timeout --publish --install --man
+                set skip 1
+            case '-*'
+            case '*'
+                set -a seen $w
+        end
+    end
+    if test (count $seen) = 0
+        if test $pinning = 1; echo profile; else; echo first; end
+    else if test "$seen[1]" = status; and test (count $seen) = 1
+        echo status
+    else
+        echo prog
+    end
+end
+complete -c wg-wrap -n 'test (__wg_wrap_place) = first' -f -a '(__wg_wrap_profiles)' -d profile
+complete -c wg-wrap -n 'test (__wg_wrap_place) = first' -f -a 'status doctor profile unshare up exec pin'
+complete -c wg-wrap -n 'test (__wg_wrap_place) = profile' -f -a '(__wg_wrap_profiles)' -d profile
+complete -c wg-wrap -n 'test (__wg_wrap_place) = status' -f -a '(__wg_wrap_pins) (__wg_wrap_profiles)'
+complete -c wg-wrap -n 'test (__wg_wrap_place) = prog' -f -a '(__fish_complete_command)'
 complete -c wg-wrap -l pin -r -d 'keep the namespace, pinned as NAME'
 complete -c wg-wrap -l join -x -a '(__wg_wrap_pins)' -d 'run PROG in pinned namespace NAME'
 complete -c wg-wrap -l map-root -d 'be uid 0 inside'
