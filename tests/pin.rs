@@ -655,3 +655,27 @@ fn status_does_not_list_a_namespace_that_just_ended() {
     net.wrap(&["vpn", "--", "true"]).run().ok();
     assert_eq!(net.wrap(&["status"]).run().ok(), "");
 }
+
+/// An idle, healthy pin (a handshake and keepalives, no data) shows the
+/// bytes it exchanged, as `wg show` counts them, not rx=0 tx=0.
+#[test]
+fn an_idle_pin_counts_its_handshake_and_keepalives() {
+    let net = Net::with_wireguard_go_server();
+    let profile = net.profile("198.19.0.0/24") + "PersistentKeepalive = 1\n";
+    net.import("vpn", &profile);
+    net.wrap(&["--pin", "idle", "vpn", "--", "true"]).run().ok();
+    std::thread::sleep(Duration::from_secs(3));
+    let line = net.cmd("wg-pin").arg("--list").run().ok().to_string();
+    let count = |key: &str| -> u64 {
+        line.split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // The server's handshake response (92 bytes); our initiation (148) and
+    // keepalives (32 each, every second).
+    assert!(count("rx=") >= 92, "{line}");
+    assert!(count("tx=") >= 148 + 32, "{line}");
+    net.cmd("wg-pin").args(["--remove", "idle"]).run().ok();
+}

@@ -21,6 +21,10 @@ pub struct Peer {
     pub awaiting_confirmation: bool,
     /// When the core last restarted the handshakes of this expired peer.
     pub revived_at: Option<std::time::Duration>,
+    /// Bytes of WireGuard datagrams taken from and sent to this peer (data,
+    /// keepalives and handshakes, as `wg show` counts them).
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
 }
 
 /// Every peer, and the AllowedIPs table mapping networks to peers.
@@ -63,6 +67,8 @@ impl Peers {
                 },
                 allowed_ips: p.allowed_ips.clone(),
                 handshake_at: None,
+                rx_bytes: 0,
+                tx_bytes: 0,
                 awaiting_confirmation: false,
                 revived_at: None,
             })

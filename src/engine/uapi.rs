@@ -162,7 +162,7 @@ pub fn status_text(core: &Core, listen: Option<SocketAddr>) -> String {
         if let Some(endpoint) = peer.endpoint {
             let _ = writeln!(out, "endpoint={endpoint}");
         }
-        let (_, tx, rx, _, _) = peer.tunn.stats();
+        let (rx, tx) = (peer.rx_bytes, peer.tx_bytes);
         let (sec, nsec) = (core.handshake_age(index))
             .and_then(|d| now.checked_sub(d))
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())

@@ -221,6 +221,13 @@ impl Core {
             TunnResult::Done => (Received::Nothing, kind == Kind::Data),
             TunnResult::Err(_) => (Received::Nothing, false),
         };
+        let peer = &mut self.peers.list[index];
+        if let Received::Reply { len, .. } = received {
+            peer.tx_bytes += len as u64;
+        }
+        if authentic || matches!(received, Received::Reply { flush: Some(_), .. }) {
+            peer.rx_bytes += datagram.len() as u64;
+        }
         if authentic {
             let peer = &mut self.peers.list[index];
             // Roaming: an authenticated packet's source is the peer's endpoint.
@@ -238,7 +245,11 @@ impl Core {
     pub fn queued(&mut self, index: usize, out: &mut [u8]) -> Option<(usize, SocketAddr)> {
         let peer = self.peers.list.get_mut(index)?;
         match peer.tunn.decapsulate(None, &[], out) {
-            TunnResult::WriteToNetwork(p) => Some((p.len(), peer.endpoint?)),
+            TunnResult::WriteToNetwork(p) => {
+                let to = peer.endpoint?;
+                peer.tx_bytes += p.len() as u64;
+                Some((p.len(), to))
+            }
             _ => None,
         }
     }
@@ -251,7 +262,11 @@ impl Core {
         let index = Tunn::dst_address(packet).and_then(|dst| self.peers.route(dst))?;
         let peer = &mut self.peers.list[index];
         match peer.tunn.encapsulate(packet, out) {
-            TunnResult::WriteToNetwork(p) => Some((p.len(), peer.endpoint?)),
+            TunnResult::WriteToNetwork(p) => {
+                let to = peer.endpoint?;
+                peer.tx_bytes += p.len() as u64;
+                Some((p.len(), to))
+            }
             _ => None,
         }
     }
@@ -294,6 +309,7 @@ impl Core {
                 }
             };
             if let (TunnResult::WriteToNetwork(p), Some(to)) = (result, peer.endpoint) {
+                peer.tx_bytes += p.len() as u64;
                 send(p, to);
             }
         }
