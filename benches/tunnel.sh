@@ -10,7 +10,15 @@
 #   b   wireguard-go <-> wireguard-go
 #   b'  boringtun-cli --threads 1 <-> boringtun-cli --threads 1 (if installed:
 #       cargo install boringtun-cli --locked)
+#   bn  wireguard-go 0.0.20231211 (bookworm-backports: the 2023 TUN/UDP
+#       offload work) on both ends; fetched with `apt-get download` into
+#       target/bench-peers/ (bookworm-backports added to apt's sources if
+#       missing), never installed over the system's
+#   g   gotatun-cli (Mullvad's boringtun fork) on both ends (if installed:
+#       cargo install --locked gotatun-cli)
 #   c   wg-wrap (as the unprivileged user) -> wireguard-go server
+#   cn  wg-wrap -> wireguard-go 0.0.20231211 server
+#   cg  wg-wrap -> gotatun-cli server
 #   d   wg-wrap <-> wg-wrap (the server side a wg-wrap namespace running iperf3 -s)
 #   f   flood: a wireguard-go server in B; first a wireguard-go client, then
 #       wg-wrap, in A, each measured (TCP, the server sending) without and
@@ -27,7 +35,10 @@
 # 4 MiB buffers, where the tunnel sets the limit), ping RTT (median of 50
 # pings), engine CPU seconds per GB moved; the median of RUNS runs. The RTT
 # of (b') and (d) is also measured alternately, both tunnels up at once. Every run is bounded in time;
-# everything made is removed on exit.
+# everything made is removed on exit. The crypto floor (benches/crypto_floor.rs:
+# sealing and opening a GB of 1420-byte packets with ring's ChaCha20-Poly1305,
+# as boringtun does) is measured first; each engine's CPU per GB is also
+# given as a multiple of it.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,7 +46,7 @@ WG_WRAP=${WG_WRAP:-$PWD/target/release/wg-wrap}
 BENCH_USER=${WG_WRAP_TEST_USER:-wgwrap-test}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-CASES=" ${CASES:-a b bp c d f m} "
+CASES=" ${CASES:-a b bn bp g c cn cg d f m} "
 if [ "${1:-}" = "--quick" ]; then RUNS=1; SECONDS_PER_RUN=3; fi
 want() { [[ $CASES == *" $1 "* ]]; }
 
@@ -45,6 +56,29 @@ for tool in iperf3 wireguard-go wg ping python3 setpriv nsenter; do
     command -v "$tool" >/dev/null || { echo "benches/tunnel.sh: $tool is missing" >&2; exit 1; }
 done
 uid=$(id -u "$BENCH_USER"); gid=$(id -g "$BENCH_USER")
+
+# The strongest peers of today, beside the old ones.
+PEERS=$PWD/target/bench-peers
+WG_GO_NEW=${WG_GO_NEW:-$PEERS/wireguard-go-backports/usr/bin/wireguard-go}
+GOTATUN=${GOTATUN:-$(command -v gotatun || echo "$HOME/.cargo/bin/gotatun")}
+fetch_wireguard_go_new() {
+    [ -x "$WG_GO_NEW" ] && return 0
+    local dir=$PEERS/wireguard-go-backports
+    if ! grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/; then
+        printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+            > /etc/apt/sources.list.d/wg-wrap-bench-backports.sources
+    fi
+    apt-get update -qq >/dev/null 2>&1 || true
+    mkdir -p "$dir"
+    (cd "$dir" && apt-get download -qq wireguard-go/bookworm-backports >/dev/null 2>&1 \
+        && dpkg-deb -x wireguard-go_*.deb .) || true
+    [ -x "$WG_GO_NEW" ]
+}
+if want bn || want cn; then
+    fetch_wireguard_go_new || echo "bn, cn  skipped: cannot fetch wireguard-go from bookworm-backports" >&2
+fi
+FLOOR=$(cargo bench -q --bench crypto_floor 2>/dev/null | awk '/^floor/ { print $2 }')
+FLOOR=${FLOOR:-0}
 
 tag=$(printf '%x' $(( $$ % 65536 )))
 A=wbA$tag; B=wbB$tag
@@ -106,9 +140,13 @@ profile() { # SIDE OWN_KEY PEER_PUB ENDPOINT LISTEN
 # A kernel-less WireGuard interface: wireguard-go or boringtun-cli, in NS.
 userspace_wg() { # IMPL NS IFACE KEYFILE PEER_PUB ADDR PEER_ADDR PORT [ENDPOINT]
     local impl=$1 ns=$2 ifc=$3
+    # A peer that ended may leave its control socket (gotatun does).
+    rm -f "/var/run/wireguard/$ifc.sock"
     case $impl in
         wireguard-go) nsenter --net="/run/netns/$ns" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 wireguard-go -f "$ifc" >/dev/null 2>&1 & ;;
         boringtun) nsenter --net="/run/netns/$ns" boringtun-cli --foreground --disable-drop-privileges --threads 1 "$ifc" >/dev/null 2>&1 & ;;
+        wireguard-go-new) nsenter --net="/run/netns/$ns" env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 "$WG_GO_NEW" -f "$ifc" >/dev/null 2>&1 & ;;
+        gotatun) nsenter --net="/run/netns/$ns" "$GOTATUN" -f --disable-drop-privileges -v error "$ifc" >/dev/null 2>&1 & ;;
     esac
     pids+=($!); wg_pids+=($!)
     for _ in $(seq 100); do [ -S "/var/run/wireguard/$ifc.sock" ] && break; sleep 0.05; done
@@ -196,7 +234,7 @@ measure() { # CASE SERVER_ADDR
     local e t0 t1 bytes
     # Both ends' engines: wireguard-go or boringtun-cli for b and b', wg-wrap's
     # for c (its end only) and d.
-    case $case in b|bp) e="${wg_pids[*]}";; *) e=$(engines | tr '\n' ' ');; esac
+    case $case in b|bp|bn|g) e="${wg_pids[*]}";; *) e=$(engines | tr '\n' ' ');; esac
     if [ -n "$e" ]; then
         t0=$(cpu_ticks $e)
         bytes=$("${CLIENT[@]}" timeout $((SECONDS_PER_RUN + 20)) iperf3 -c "$addr" -p 5201 -t "$SECONDS_PER_RUN" -J 2>/dev/null \
@@ -206,9 +244,10 @@ measure() { # CASE SERVER_ADDR
     else
         RESULT[$case,cpu]=-
     fi
-    printf '%-3s tcp1 %s tcp1r %s tcp4 %s tcp4r %s Gbit/s | udp %s, 4 MiB buffers %s Gbit/s | rtt %s ms | engine cpu %s s/GB\n' \
+    printf '%-3s tcp1 %s tcp1r %s tcp4 %s tcp4r %s Gbit/s | udp %s, 4 MiB buffers %s Gbit/s | rtt %s ms | engine cpu %s s/GB (%sx the floor)\n' \
         "$case" "${RESULT[$case,tcp1]}" "${RESULT[$case,tcp1r]}" "${RESULT[$case,tcp4]}" "${RESULT[$case,tcp4r]}" \
-        "${RESULT[$case,udp]}" "${RESULT[$case,udpw]}" "${RESULT[$case,rtt]}" "${RESULT[$case,cpu]}"
+        "${RESULT[$case,udp]}" "${RESULT[$case,udpw]}" "${RESULT[$case,rtt]}" "${RESULT[$case,cpu]}" \
+        "$(ratio "${RESULT[$case,cpu]/-/0}" "$FLOOR")"
 }
 server_iperf() { # NS ADDR  (root iperf3 -s in NS, bound to ADDR)
     nsenter --net="/run/netns/$1" timeout 600 iperf3 -s -p 5201 -B "$2" >/dev/null 2>&1 &
@@ -221,6 +260,9 @@ stop_all_peers() {
 }
 
 echo "wg-wrap benchmark: $(nproc) cores, $(uname -r), runs=$RUNS x ${SECONDS_PER_RUN}s"
+echo "crypto floor: $FLOOR s/GB (ring ChaCha20-Poly1305, seal and open, 1420-byte packets)"
+[ -x "$WG_GO_NEW" ] && echo "wireguard-go (new): $WG_GO_NEW"
+[ -x "$GOTATUN" ] && echo "gotatun: $("$GOTATUN" --version 2>/dev/null | head -1)"
 
 # (a) raw veth
 if want a; then
@@ -251,6 +293,28 @@ else
     echo "b'  skipped: boringtun-cli is not installed (cargo install boringtun-cli --locked)"
 fi
 
+# (bn) wireguard-go 0.0.20231211 on both ends
+if want bn && [ -x "$WG_GO_NEW" ]; then
+    userspace_wg wireguard-go-new "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+    userspace_wg wireguard-go-new "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
+    server_iperf "$B" 198.19.200.2
+    CLIENT=(in_a); measure bn 198.19.200.2
+    stop_all_peers
+fi
+
+# (g) gotatun-cli on both ends
+if ! want g; then
+    :
+elif [ -x "$GOTATUN" ]; then
+    userspace_wg gotatun "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+    userspace_wg gotatun "$A" "wba$tag" "$work/ka" "$PB" 198.19.200.1 198.19.200.2 51821 198.18.200.2:51820
+    server_iperf "$B" 198.19.200.2
+    CLIENT=(in_a); measure g 198.19.200.2
+    stop_all_peers
+else
+    echo "g   skipped: gotatun-cli is not installed (cargo install --locked gotatun-cli)"
+fi
+
 # The client side of (c) and (d): one pinned wg-wrap namespace in A, joined by
 # every client command, so that its engine's CPU time can be read around a run.
 client_pin() {
@@ -267,6 +331,16 @@ if want c; then
     client_pin; measure c 198.19.200.2; client_unpin
     stop_all_peers
 fi
+
+# (cn), (cg) wg-wrap in A -> wireguard-go 0.0.20231211 or gotatun-cli in B
+for pair in "cn wireguard-go-new $WG_GO_NEW" "cg gotatun $GOTATUN"; do
+    read -r case impl binary <<< "$pair"
+    want "$case" && [ -x "$binary" ] || continue
+    userspace_wg "$impl" "$B" "wbb$tag" "$work/kb" "$PA" 198.19.200.2 198.19.200.1 51820
+    server_iperf "$B" 198.19.200.2
+    client_pin; measure "$case" 198.19.200.2; client_unpin
+    stop_all_peers
+done
 
 # (f) throughput during a flood of fake initiations at the client's port, as a
 # fraction of the same client's throughput just before, for each client.
@@ -369,6 +443,16 @@ if [ -n "${RESULT[bp,tcp1]:-}" ]; then
     echo "  udp (d)/(b')  $(ratio "${RESULT[d,udp]:-}" "${RESULT[bp,udp]:-}"), with 4 MiB buffers $(ratio "${RESULT[d,udpw]:-}" "${RESULT[bp,udpw]:-}")   target >= 1.5"
     echo "  rtt (d)/(b')  $(ratio "${RESULT[d,rtt_pooled]:-}" "${RESULT[bp,rtt_pooled]:-}") alternated ($(ratio "${RESULT[d,rtt]:-}" "${RESULT[bp,rtt]:-}") minutes apart)   target <= 1"
 fi
+if [ -n "${RESULT[bn,tcp1]:-}" ]; then
+    echo "  against wireguard-go 0.0.20231211 (bn): (d)/(bn) tcp1 $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[bn,tcp1]}")   target >= 2"
+    echo "    udp, 4 MiB buffers (d)/(bn) $(ratio "${RESULT[d,udpw]:-}" "${RESULT[bn,udpw]:-}")   target >= 3"
+    echo "    rtt (d)/(bn) $(ratio "${RESULT[d,rtt]:-}" "${RESULT[bn,rtt]:-}")   target <= 0.5"
+    echo "    (cn)/(bn) tcp1 $(ratio "${RESULT[cn,tcp1]:-}" "${RESULT[bn,tcp1]}")   target >= 1.3"
+fi
+if [ -n "${RESULT[g,tcp1]:-}" ]; then
+    echo "  against gotatun-cli (g): (d)/(g) tcp1 $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[g,tcp1]}"), (cg)/(g) $(ratio "${RESULT[cg,tcp1]:-}" "${RESULT[g,tcp1]}")"
+fi
+echo "  engine cpu per GB (d) / crypto floor  $(ratio "${RESULT[d,cpu]:-}" "$FLOOR")   target <= 1.5"
 echo "  4 streams / 1 stream (d)  $(ratio "${RESULT[d,tcp4]:-}" "${RESULT[d,tcp1]:-}")   target >= 1"
 echo "  (d)/(a)   $(ratio "${RESULT[d,tcp1]:-}" "${RESULT[a,tcp1]:-}")   (distance to the wire)"
 if [ -n "${RESULT[m,ours,up]:-}" ]; then
