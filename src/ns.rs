@@ -145,8 +145,11 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<O
     if store_root.is_dir() {
         mask_dir(store_root, true)?;
     }
+    // A profile from a pipe (`<(cat work.conf)`) is gone once read: only a
+    // file on disk is left to hide.
     if let Some(file) = resolved.as_deref()
         && !file.starts_with(&store)
+        && file.is_file()
     {
         hide_file(file)?;
     }

@@ -322,3 +322,24 @@ fn a_directory_on_standard_input_is_refused() {
     );
     assert!(!out.stdout.contains("PrivateKey"));
 }
+
+/// A profile from a pipe (`<(cat work.conf)`, as scripts pass decrypted
+/// profiles) works; nothing of it is left inside: PROG has fds 0, 1, 2.
+#[test]
+fn a_profile_from_a_pipe_works_and_leaves_nothing_inside() {
+    let mut net = Net::with_wireguard_go_server();
+    net.start_httpd("piped", 1);
+    let file = net
+        .sb
+        .user_file("work.conf", net.profile("198.19.0.0/24"), 0o600);
+    let script = format!(
+        "exec wg-wrap -q <(cat {}) -- sh -c 'ls /proc/self/fd | wc -l; curl -sS --max-time 5 http://198.19.0.1:8000/token'",
+        file.display()
+    );
+    let out = common::Cmd::from(&net.sb, std::path::Path::new("/bin/bash"))
+        .in_netns(&net.host_ns)
+        .args(["-c", &script])
+        .run();
+    // ls's own listing: 0, 1, 2 and the directory it reads.
+    assert_eq!(out.ok(), "4\npiped\n", "{out:?}");
+}
