@@ -110,16 +110,9 @@ pub fn live(runtime: &Path, identity: &str) -> Option<Entry> {
 /// is in the entry's network namespace: a namespace without one has ended,
 /// its engine only delivering the last packets.
 pub fn occupied(entry: &Entry) -> bool {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != entry.engine_pid)
-        .filter(|pid| parent(*pid) != Some(entry.engine_pid))
-        .any(|pid| {
-            rustix::fs::stat(format!("/proc/{pid}/ns/net").as_str())
-                .is_ok_and(|st| st.st_ino == entry.netns)
-        })
+    crate::registry::anyone_in_netns(entry.netns, |pid| {
+        pid == entry.engine_pid || parent(pid) == Some(entry.engine_pid)
+    })
 }
 
 fn parent(pid: u32) -> Option<u32> {

@@ -72,7 +72,13 @@ fn mask_dir(dir: &Path, read_only: bool) -> Result<()> {
     if read_only {
         flags |= MountFlags::RDONLY;
     }
-    rustix::mount::mount("wg-wrap", dir, "tmpfs", flags, c"mode=0755")
+    tmpfs(dir, flags, c"mode=0755")
+}
+
+/// An empty tmpfs over `dir` (`mode` as tmpfs takes it, e.g. `mode=0700`):
+/// what hides a directory inside.
+pub fn tmpfs(dir: &Path, flags: MountFlags, mode: &std::ffi::CStr) -> Result<()> {
+    rustix::mount::mount("wg-wrap", dir, "tmpfs", flags, mode)
         .map_err(|e| Error::sys(format_args!("hide {}", dir.display()), e))
 }
 

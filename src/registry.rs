@@ -145,6 +145,20 @@ pub fn check_store_unmoved(store_root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether a process that `skip` does not exclude is in network namespace
+/// `netns` (by inode): what keeps a namespace alive.
+pub fn anyone_in_netns(netns: u64, skip: impl Fn(u32) -> bool) -> bool {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return false;
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| !skip(*pid))
+        .any(|pid| {
+            rustix::fs::stat(format!("/proc/{pid}/ns/net").as_str())
+                .is_ok_and(|st| st.st_ino == netns)
+        })
+}
+
 /// A running process's start time (clock ticks since boot); None when it
 /// does not exist or has exited (a zombie is not running).
 pub fn start_time(pid: u32) -> Option<u64> {

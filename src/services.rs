@@ -257,14 +257,7 @@ fn start_proxy(
 
 /// An empty tmpfs over `dir`, mode `mode`.
 fn tmpfs(dir: &Path, mode: &std::ffi::CStr) -> Result<()> {
-    rustix::mount::mount(
-        "wg-wrap",
-        dir,
-        "tmpfs",
-        MountFlags::NOSUID | MountFlags::NODEV,
-        mode,
-    )
-    .map_err(|e| Error::sys(format_args!("hide {}", dir.display()), e))
+    crate::ns::tmpfs(dir, MountFlags::NOSUID | MountFlags::NODEV, mode)
 }
 
 /// `source` bound over the socket (or file) `target`.

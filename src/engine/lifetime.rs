@@ -158,14 +158,9 @@ impl Lifetime {
 
     /// Whether any process but the engine lives in this network namespace.
     fn others_inside(&self) -> bool {
-        let Ok(dir) = std::fs::read_dir("/proc") else {
-            return false;
-        };
-        dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-            .filter(|pid| *pid != self.own_pid && !self.helpers.contains(pid))
-            .any(|pid| {
-                stat(format!("/proc/{pid}/ns/net").as_str()).is_ok_and(|st| st.st_ino == self.netns)
-            })
+        crate::registry::anyone_in_netns(self.netns, |pid| {
+            pid == self.own_pid || self.helpers.contains(&pid)
+        })
     }
 }
 
