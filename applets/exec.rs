@@ -1,18 +1,18 @@
 //! wg-exec: the last link.
 
-use crate::cli::{self, Parsed};
-use argh::FromArgs;
+use crate::man::{CHAIN_EXIT, Extra};
+use argh::{ArgsInfo, FromArgs};
 use rustix::fd::AsRawFd;
 use rustix::fs::{Mode, OFlags};
 use std::ffi::OsString;
 use std::path::PathBuf;
-use wg_wrap::{Error, caps, chain, guard, ns, pin, runtime, tunnel};
+use wg_wrap::{Error, caps, chain, guard, ns, pin, live, tunnel};
 
 /// Run PROG in this wg-wrap namespace (or, with --join, in pinned namespace
 /// NAME) with no privileges: every WG_WRAP_* variable removed, every fd but
 /// 0, 1 and 2 closed, every capability dropped, the runtime directory (the
 /// pins) read-only; then execute into PROG (found on PATH).
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 pub struct Args {
     /// first enter the namespaces pinned as NAME
     #[argh(option, arg_name = "NAME")]
@@ -22,18 +22,25 @@ pub struct Args {
     rest: Vec<String>,
 }
 
-pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
-    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
-        return Ok(0);
-    };
-    let prog = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
-    let runtime = runtime::dir()?;
+
+pub const MAN: Extra = Extra {
+    name: "run PROG without privileges in a wg-wrap namespace (last link)",
+    synopsis: "wg-exec [--] PROG [ARG...]\nwg-exec --join NAME [--] PROG [ARG...]",
+    exit: CHAIN_EXIT,
+    environment: "",
+    files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME, read by --join.",
+    examples: "wg-exec --join dl -- bash",
+};
+
+pub fn main(_: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
+    let prog = chain::strip_dashes(crate::cli::tail(args, opts.rest.len()));
+    let runtime = live::dir()?;
     match &opts.join {
         Some(pin_name) => pin::join(pin_name, &runtime)?,
         None => tunnel::check_live()?,
     }
     // Pinned by wg-pin just now: if PROG cannot run, nothing asked for the pin.
-    let just_pinned = std::env::var(chain::PIN).ok();
+    let just_pinned = chain::PIN.get();
     // The runtime directory as it is before PROG's read-only view: the way
     // to remove that pin should PROG not run.
     let writable = rustix::fs::open(
@@ -45,13 +52,13 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     ns::prog_view(&runtime)?;
     guard::restore_for_prog();
     let name = (opts.join.clone())
-        .or_else(|| std::env::var(chain::PIN).ok())
-        .or_else(|| std::env::var(chain::PROFILE).ok());
+        .or_else(|| chain::PIN.get())
+        .or_else(|| chain::PROFILE.get());
     if let Some(name) = name {
-        chain::set(chain::NAMESPACE, name);
+        chain::NAMESPACE.set(name);
     }
-    chain::clear_vars();
-    chain::cloexec_all_but_stdio()?;
+    chain::vars::clear();
+    wg_wrap::process::cloexec_all_but_stdio()?;
     caps::drop_all_for_prog()?;
     let err = chain::exec_prog(&prog);
     if let Some(pin_name) = just_pinned {

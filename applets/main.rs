@@ -1,23 +1,46 @@
-//! The multi-call binary: dispatch on `basename(argv[0])` to an applet.
+//! The multi-call binary's front door: dispatch on `basename(argv[0])` to
+//! an applet, and wg-wrap's own words (`status`, `doctor`, `--list`,
+//! `--install`, `--man`, `--completions`, `wg-wrap APPLET`) as rows of a
+//! table. Everything a profile may not be named derives from these tables.
 
 mod cli;
+mod completions;
 mod man;
+mod words;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
 use wg_wrap::{Error, log};
 
-/// An applet's entry point: its name and its arguments (argv[1..]).
-/// Returns the exit status; chain links return only on failure.
-type Main = fn(&str, Vec<OsString>) -> Result<u8, Error>;
+/// An applet: its name, how it runs, and what its help and man page say.
+pub struct Applet {
+    pub name: &'static str,
+    /// Parses the arguments (argv[1..]) and runs; returns the exit status
+    /// (chain links return only on failure).
+    pub main: fn(&'static str, Vec<OsString>) -> Result<u8, Error>,
+    /// Its options, as `--help` lists them (completions read them).
+    pub info: fn() -> argh::CommandInfoWithArgs,
+    /// What its man page says beyond `--help`.
+    pub man: &'static man::Extra,
+}
 
-/// The applet table: dispatch, `--list`, `--install` and the tests read it.
-/// A new applet is one file in `applets/` and one line here.
+/// The applet table: dispatch, `--list`, `--install`, `--man`, the
+/// completions and the tests read it. A new applet is one file in
+/// `applets/` (its `Args`, `MAN` and `main`) and one line here.
 macro_rules! applets {
     ($($name:literal => $module:ident,)*) => {
         $(mod $module;)*
-        pub const APPLETS: &[(&str, Main)] = &[$(($name, $module::main),)*];
-        /// Each applet's `--help` text, for man pages.
+        pub const APPLETS: &[Applet] = &[$(Applet {
+            name: $name,
+            main: |name, args| match cli::parse::<$module::Args>(name, &args)? {
+                cli::Parsed::Run(opts) => $module::main(name, opts, &args),
+                cli::Parsed::Helped => Ok(0),
+            },
+            info: <$module::Args as argh::ArgsInfo>::get_args_info,
+            man: &$module::MAN,
+        },)*];
+
+        /// Each applet's `--help` text, as it prints it.
         pub fn help(applet: &str) -> Option<String> {
             match applet {
                 $($name => Some(cli::help_text::<$module::Args>($name)),)*
@@ -38,36 +61,37 @@ applets! {
 
 /// Applet names, as `wg-wrap --list` prints them.
 pub fn names() -> Vec<&'static str> {
-    APPLETS.iter().map(|(name, _)| *name).collect()
+    APPLETS.iter().map(|a| a.name).collect()
 }
 
-/// The names a profile may not take: `wg-wrap NAME` would run the applet.
+/// `wg-up` for `wg-up` and `up` (`wg-wrap up ...`).
+pub fn find(name: &str) -> Option<&'static Applet> {
+    APPLETS
+        .iter()
+        .find(|a| a.name == name || a.name.strip_prefix("wg-") == Some(name))
+}
+
+/// The names a profile may not take: `wg-wrap NAME` would not run it.
 pub fn reserved_names() -> Vec<&'static str> {
-    let mut names = names();
-    names.extend(
-        APPLETS
-            .iter()
-            .filter_map(|(name, _)| name.strip_prefix("wg-")),
-    );
-    names.extend(["help", "status", "doctor"]);
-    names
-}
-
-pub fn find(name: &str) -> Option<(&'static str, Main)> {
-    APPLETS.iter().copied().find(|(n, _)| *n == name)
+    let mut reserved = names();
+    reserved.extend(APPLETS.iter().filter_map(|a| a.name.strip_prefix("wg-")));
+    reserved.extend(words::WORDS.iter().map(|w| w.word));
+    reserved.push("help");
+    reserved
 }
 
 /// Runs applet `name` with `args`, printing a failure as one line.
-pub fn run(name: &'static str, main: Main, args: Vec<OsString>) -> u8 {
+pub fn run(applet: &'static Applet, args: Vec<OsString>) -> u8 {
+    let name = applet.name;
     log::init(name);
     if args.first().is_some_and(|a| a == "--version") {
         wg_wrap::outln!("{name} {}", env!("CARGO_PKG_VERSION"));
         return 0;
     }
-    match main(name, args) {
+    match (applet.main)(name, args) {
         Ok(code) => code,
         Err(err) => {
-            wg_wrap::log::err(format_args!("{name}: {err}"));
+            log::err(format_args!("{name}: {err}"));
             err.code()
         }
     }
@@ -76,20 +100,36 @@ pub fn run(name: &'static str, main: Main, args: Vec<OsString>) -> u8 {
 fn main() -> ExitCode {
     let mut argv = std::env::args_os();
     let argv0 = argv.next().unwrap_or_default();
-    let args: Vec<OsString> = argv.collect();
+    let mut args: Vec<OsString> = argv.collect();
     let base = std::path::Path::new(&argv0)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let code = match find(&base) {
-        Some((name, main)) => run(name, main, args),
-        None => {
-            wg_wrap::log::err(format_args!(
-                "wg-wrap: unknown applet \"{base}\" (run as one of: {})",
-                names().join(", ")
-            ));
-            wg_wrap::error::EXIT_FAILURE
-        }
+    let Some(applet) = APPLETS.iter().find(|a| a.name == base) else {
+        log::err(format_args!(
+            "wg-wrap: unknown applet \"{base}\" (run as one of: {})",
+            names().join(", ")
+        ));
+        return ExitCode::from(wg_wrap::error::EXIT_FAILURE);
     };
-    ExitCode::from(code)
+    // wg-wrap's first word may be one of its own, or another applet's name.
+    let first = args.first().map(|a| a.to_string_lossy().into_owned());
+    if applet.name == "wg-wrap"
+        && let Some(first) = first
+    {
+        if let Some(word) = words::find(&first) {
+            log::init("wg-wrap");
+            args.remove(0);
+            let code = (word.run)(&args).unwrap_or_else(|err| {
+                log::err(format_args!("wg-wrap: {err}"));
+                err.code()
+            });
+            return ExitCode::from(code);
+        }
+        if let Some(other) = find(&first).filter(|a| a.name != "wg-wrap") {
+            args.remove(0);
+            return ExitCode::from(run(other, args));
+        }
+    }
+    ExitCode::from(run(applet, args))
 }

@@ -3,79 +3,21 @@
 //! packaging/man/ holds them, and a test checks they match.
 
 /// What a man page says beyond `--help`: the NAME phrase, the SYNOPSIS
-/// forms, commands, exit status, environment, files and examples.
-struct Extra {
-    name: &'static str,
-    synopsis: &'static str,
-    commands: &'static str,
-    exit: &'static str,
-    environment: &'static str,
-    files: &'static str,
-    examples: &'static str,
+/// forms, exit status, environment (beyond the chain's variables, which
+/// come from `chain::vars`), files and examples. Each applet has its own,
+/// beside its options.
+pub struct Extra {
+    pub name: &'static str,
+    pub synopsis: &'static str,
+    pub exit: &'static str,
+    pub environment: &'static str,
+    pub files: &'static str,
+    pub examples: &'static str,
 }
 
-const CHAIN_EXIT: &str = "0 is not listed: on success the applet executes into the next link, and the status is PROG's.\n125 wg-wrap itself failed (usage, profile, namespace, tunnel), with one line on standard error.\n126 PROG was found but could not be executed.\n127 PROG was not found.";
-const TOOL_EXIT: &str = "0 success.\n125 failure, with one line on standard error.";
-const FILES: &str = "$XDG_CONFIG_HOME/wg-wrap/profiles/NAME.conf (default ~/.config): the profiles, mode 0600 in a 0700 directory.\n$XDG_RUNTIME_DIR/wg-wrap/: live/ and pins/ (the registry), engine-PID.sock (status sockets).";
-
-fn extra(applet: &str) -> Extra {
-    match applet {
-        "wg-wrap" => Extra {
-            name: "run one program through a WireGuard VPN, without root",
-            synopsis: "wg-wrap [OPTION...] PROFILE [--] PROG [ARG...]\nwg-wrap --join NAME [--] PROG [ARG...]\nwg-wrap status [NAME]\nwg-wrap doctor\nwg-wrap APPLET [ARG...]",
-            commands: "status [NAME]\tlist your live namespaces, pinned or not (only those pinned as NAME or made from profile NAME)\ndoctor\tcheck what the host must allow, one line each with its fix",
-            exit: CHAIN_EXIT,
-            environment: "WG_WRAP_VERBOSITY is set for the chain by -q and -v. XDG_CONFIG_HOME, XDG_RUNTIME_DIR and HOME locate the profiles and the runtime directory.",
-            files: FILES,
-            examples: "wg-wrap work -- curl https://example.com/\nwg-wrap work -- firefox --no-remote -P vpn\nwg-wrap --pin dl work -- true\nwg-wrap --join dl -- bash\nwg-wrap status\nwg-wrap doctor",
-        },
-        "wg-unshare" => Extra {
-            name: "leave the host's namespaces for the tunnel's (first link of the chain)",
-            synopsis: "wg-unshare [--map-root] [--host-session-bus] [--publish SPEC]... PROFILE wg-up ...",
-            commands: "",
-            exit: CHAIN_EXIT,
-            environment: "Sets WG_WRAP_UDP_FD (the bound UDP socket), WG_WRAP_CONF_FD (a sealed memfd holding the profile), WG_WRAP_PROFILE, WG_WRAP_STORE (the profile store it hid), WG_WRAP_BUS_FD (the session bus proxy's lifeline), WG_WRAP_LOCK_FD (the lock on the profile's identity) and WG_WRAP_CORE_LIMIT (the caller's core-file limit, lowered to 0 while keys are held) for the next links.",
-            files: FILES,
-            examples: "wg-unshare work wg-up wg-exec curl https://example.com/",
-        },
-        "wg-up" => Extra {
-            name: "bring the tunnel up inside the namespace (second link)",
-            synopsis: "wg-up [--handshake-timeout S] {wg-exec|wg-pin} ...",
-            commands: "",
-            exit: CHAIN_EXIT,
-            environment: "Takes and unsets WG_WRAP_UDP_FD, WG_WRAP_CONF_FD, WG_WRAP_BUS_FD, WG_WRAP_LOCK_FD (closed once the engine is registered) and WG_WRAP_STORE (for the engine); sets WG_WRAP_ENGINE_PID and WG_WRAP_IFACE for wg-pin and wg-exec.",
-            files: "$XDG_RUNTIME_DIR/wg-wrap/live/PID and engine-PID.sock, made by the engine.",
-            examples: "wg-unshare work wg-up --handshake-timeout 2 wg-exec curl https://example.com/",
-        },
-        "wg-exec" => Extra {
-            name: "run PROG without privileges in a wg-wrap namespace (last link)",
-            synopsis: "wg-exec [--] PROG [ARG...]\nwg-exec --join NAME [--] PROG [ARG...]",
-            commands: "",
-            exit: CHAIN_EXIT,
-            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_IFACE, WG_WRAP_PIN (set by wg-pin: when PROG cannot be executed, that pin is removed) and WG_WRAP_CORE_LIMIT (gives PROG the caller's core-file limit back), then removes every WG_WRAP_* variable before PROG runs, and sets WGWRAP_NAMESPACE (the pin's or the profile's name) for PROG.",
-            files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME, read by --join.",
-            examples: "wg-exec --join dl -- bash",
-        },
-        "wg-pin" => Extra {
-            name: "keep a wg-wrap namespace under a name; list and end pins",
-            synopsis: "wg-pin NAME wg-exec ...\nwg-pin --list [--json]\nwg-pin --remove NAME",
-            commands: "",
-            exit: CHAIN_EXIT,
-            environment: "Reads WG_WRAP_ENGINE_PID and WG_WRAP_PROFILE (set by wg-up and wg-unshare); sets WG_WRAP_PIN for wg-exec.",
-            files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME. As real root also /run/netns/NAME.",
-            examples: "wg-unshare work wg-up wg-pin dl wg-exec true\nwg-pin --list\nwg-pin --list --json\nwg-pin --remove dl",
-        },
-        _ => Extra {
-            name: "manage the WireGuard profiles wg-wrap uses",
-            synopsis: "wg-profile import FILE|- [NAME] [--force]\nwg-profile list [--long]\nwg-profile show|edit|remove|path NAME\nwg-profile genkey\nwg-profile pubkey",
-            commands: "",
-            exit: TOOL_EXIT,
-            environment: "VISUAL or EDITOR (edit). XDG_CONFIG_HOME or HOME locate the profiles.",
-            files: FILES,
-            examples: "wg-profile import ~/Downloads/work.conf\nwg-profile import - home < home.conf\nwg-profile list --long\nwg-profile show work\nwg-profile edit work",
-        },
-    }
-}
+pub const CHAIN_EXIT: &str = "0 is not listed: on success the applet executes into the next link, and the status is PROG's.\n125 wg-wrap itself failed (usage, profile, namespace, tunnel), with one line on standard error.\n126 PROG was found but could not be executed.\n127 PROG was not found.";
+pub const TOOL_EXIT: &str = "0 success.\n125 failure, with one line on standard error.";
+pub const FILES: &str = "$XDG_CONFIG_HOME/wg-wrap/profiles/NAME.conf (default ~/.config): the profiles, mode 0600 in a 0700 directory.\n$XDG_RUNTIME_DIR/wg-wrap/: live/ and pins/ (the registry), engine-PID.sock (status sockets).";
 
 /// Text safe to put in roff.
 fn roff(text: &str) -> String {
@@ -93,7 +35,9 @@ fn lines(text: &str) -> String {
 }
 
 /// The man page of `applet`, in section 1, from its `--help` text.
-pub fn page(applet: &str, help: &str, version: &str) -> String {
+pub fn page(applet: &crate::Applet, help: &str, version: &str) -> String {
+    let extra = applet.man;
+    let applet = applet.name;
     let mut sections = help.split("\n\n");
     let usage = sections
         .next()
@@ -127,7 +71,6 @@ pub fn page(applet: &str, help: &str, version: &str) -> String {
             description.push(section.trim().replace('\n', " "));
         }
     }
-    let extra = extra(applet);
     let mut out = format!(
         ".TH {} 1 \"\" \"wg-wrap {version}\" \"User Commands\"\n.SH NAME\n{} \\- {}\n.SH SYNOPSIS\n.nf\n{}\n.fi\n.SH DESCRIPTION\n",
         applet.to_uppercase(),
@@ -138,13 +81,6 @@ pub fn page(applet: &str, help: &str, version: &str) -> String {
     for paragraph in &description {
         out.push_str(&format!("{}\n.PP\n", roff(paragraph)));
     }
-    if !extra.commands.is_empty() {
-        out.push_str(".SH COMMANDS\n");
-        for line in extra.commands.lines() {
-            let (term, text) = line.split_once('\t').unwrap_or((line, ""));
-            out.push_str(&format!(".TP\n.B {}\n{}\n", roff(term), roff(text)));
-        }
-    }
     for (title, items) in lists {
         out.push_str(&format!(".SH {}\n", title.to_uppercase()));
         for (term, text) in items {
@@ -153,24 +89,30 @@ pub fn page(applet: &str, help: &str, version: &str) -> String {
         }
     }
     out.push_str(&format!(".SH \"EXIT STATUS\"\n{}", lines(extra.exit)));
-    out.push_str(&format!(".SH ENVIRONMENT\n{}\n", roff(extra.environment)));
+    let environment = [
+        wg_wrap::chain::vars::environment(applet),
+        extra.environment.into(),
+    ];
+    let environment: Vec<&str> = (environment.iter().map(String::as_str))
+        .filter(|e| !e.is_empty())
+        .collect();
+    out.push_str(".SH ENVIRONMENT\n");
+    for line in environment.join("\n").lines() {
+        match line.strip_prefix("  ").and_then(|l| l.split_once(": ")) {
+            Some((var, what)) => out.push_str(&format!(".TP\n.B {}\n{}\n", roff(var), roff(what))),
+            None => out.push_str(&format!(".PP\n{}\n", roff(line))),
+        }
+    }
     out.push_str(&format!(".SH FILES\n{}", lines(extra.files)));
     out.push_str(&format!(
         ".SH EXAMPLES\n.nf\n{}\n.fi\n",
         roff(extra.examples)
     ));
-    let others: Vec<String> = [
-        "wg-wrap",
-        "wg-unshare",
-        "wg-up",
-        "wg-pin",
-        "wg-exec",
-        "wg-profile",
-    ]
-    .iter()
-    .filter(|a| **a != applet)
-    .map(|a| format!("{}(1)", roff(a)))
-    .collect();
+    let others: Vec<String> = crate::names()
+        .into_iter()
+        .filter(|a| *a != applet)
+        .map(|a| format!("{}(1)", roff(a)))
+        .collect();
     out.push_str(&format!(
         ".SH \"SEE ALSO\"\n{}, wg\\-wrap\\-profile(5), wg(8)\n",
         others.join(", ")

@@ -1,17 +1,17 @@
 //! wg-pin: keep a namespace alive under a name; list and remove pins.
 
-use crate::cli::{self, Parsed};
-use argh::FromArgs;
+use crate::man::{CHAIN_EXIT, Extra};
+use argh::{ArgsInfo, FromArgs};
 use std::ffi::OsString;
-use wg_wrap::registry::Dir;
-use wg_wrap::status::Namespace;
-use wg_wrap::{Error, chain, pin, runtime};
+use wg_wrap::live::registry::Dir;
+use wg_wrap::live::listing::Namespace;
+use wg_wrap::{Error, chain, pin, live};
 
 /// Pin this wg-wrap namespace as NAME so that it outlives PROG and can be
 /// joined (`wg-wrap --join NAME -- PROG`), then execute into the next link
 /// (wg-exec): `wg-pin NAME wg-exec PROG...`. Also `wg-pin --list` and
 /// `wg-pin --remove NAME` on the host.
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 pub struct Args {
     /// list the pinned namespaces: name, profile, engine, age, and per peer
     /// the endpoint, last handshake and bytes in and out
@@ -28,11 +28,18 @@ pub struct Args {
     rest: Vec<String>,
 }
 
-pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
-    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
-        return Ok(0);
-    };
-    let runtime = runtime::dir()?;
+
+pub const MAN: Extra = Extra {
+    name: "keep a wg-wrap namespace under a name; list and end pins",
+    synopsis: "wg-pin NAME wg-exec ...\nwg-pin --list [--json]\nwg-pin --remove NAME",
+    exit: CHAIN_EXIT,
+    environment: "",
+    files: "$XDG_RUNTIME_DIR/wg-wrap/pins/NAME. As real root also /run/netns/NAME.",
+    examples: "wg-unshare work wg-up wg-pin dl wg-exec true\nwg-pin --list\nwg-pin --list --json\nwg-pin --remove dl",
+};
+
+pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
+    let runtime = live::dir()?;
     if let Some(pin_name) = opts.remove {
         pin::remove(&pin_name, &runtime)?;
         return Ok(0);
@@ -41,20 +48,20 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         list(&runtime, opts.json);
         return Ok(0);
     }
-    let rest = cli::tail(&args, opts.rest.len());
+    let rest = crate::cli::tail(args, opts.rest.len());
     let Some((pin_name, next)) = rest.split_first() else {
         return Err(Error::new("missing NAME").hint(format!("try '{name} --help'")));
     };
     let next = chain::strip_dashes(next.to_vec());
-    chain::check_link(&next, &["wg-exec"])?;
+    chain::check_link(&next, name)?;
     let pin_name = pin_name.to_string_lossy();
     let entry = pin::pin(&pin_name, &runtime)?;
     if let Err(e) = pin::request_netns_bind(entry.engine_pid, &pin_name) {
         Dir::pins(&runtime).remove(&pin_name);
         return Err(e);
     }
-    chain::set(chain::PIN, &*pin_name);
-    let err = chain::exec_link(&next, &["wg-exec"]);
+    chain::PIN.set(&*pin_name);
+    let err = chain::exec_link(&next, name);
     let _ = pin::remove(&pin_name, &runtime);
     Err(err)
 }
@@ -69,7 +76,7 @@ fn list(runtime: &std::path::Path, json: bool) {
         .collect();
     if json {
         let items: Vec<String> = namespaces.iter().map(Namespace::json).collect();
-        let stale: Vec<String> = listing.stale.iter().map(|(n, _)| wg_wrap::status::json_string(n)).collect();
+        let stale: Vec<String> = listing.stale.iter().map(|(n, _)| wg_wrap::live::listing::json_string(n)).collect();
         wg_wrap::outln!("{{\"pins\":[{}],\"stale\":[{}]}}", items.join(","), stale.join(","));
         return;
     }
@@ -79,7 +86,7 @@ fn list(runtime: &std::path::Path, json: bool) {
     for (stale, _) in &listing.stale {
         wg_wrap::outln!(
             "{} stale (its engine is gone): removed",
-            wg_wrap::status::printable(stale)
+            wg_wrap::live::listing::printable(stale)
         );
     }
 }

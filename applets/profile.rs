@@ -1,7 +1,7 @@
 //! wg-profile: the profile store.
 
-use crate::cli::{self, Parsed};
-use argh::FromArgs;
+use crate::man::{FILES, TOOL_EXIT, Extra};
+use argh::{ArgsInfo, FromArgs};
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::Path;
@@ -12,13 +12,13 @@ use wg_wrap::{Error, log};
 
 /// Manage WireGuard profiles (wg-quick .conf files) stored in
 /// $XDG_CONFIG_HOME/wg-wrap/profiles (default ~/.config/wg-wrap/profiles).
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 pub struct Args {
     #[argh(subcommand)]
     command: Command_,
 }
 
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand)]
 enum Command_ {
     Import(Import),
@@ -32,17 +32,17 @@ enum Command_ {
 }
 
 /// Print a new random private key in base64, as `wg genkey` does (redirect it into a 0600 file).
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "genkey")]
 struct Genkey {}
 
 /// Read a private key on standard input and print its public key, as `wg pubkey` does.
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "pubkey")]
 struct Pubkey {}
 
 /// Check FILE (- for standard input) and store it as NAME (default: FILE's name without .conf).
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "import")]
 struct Import {
     /// replace a profile of the same name
@@ -57,7 +57,7 @@ struct Import {
 }
 
 /// Print the stored profiles' names, one a line.
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "list")]
 struct List {
     /// also print each profile's endpoints and addresses
@@ -66,7 +66,7 @@ struct List {
 }
 
 /// Print profile NAME with its private and preshared keys hidden.
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "show")]
 struct Show {
     /// the profile's name
@@ -75,7 +75,7 @@ struct Show {
 }
 
 /// Edit profile NAME with $VISUAL or $EDITOR; an invalid result is refused and the old profile kept.
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "edit")]
 struct Edit {
     /// the profile's name
@@ -84,7 +84,7 @@ struct Edit {
 }
 
 /// Delete profile NAME.
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "remove")]
 struct Remove {
     /// the profile's name
@@ -93,7 +93,7 @@ struct Remove {
 }
 
 /// Print the path of profile NAME's file.
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 #[argh(subcommand, name = "path")]
 struct PathOf {
     /// the profile's name
@@ -101,16 +101,19 @@ struct PathOf {
     name: String,
 }
 
-/// `-` names standard input; argh would take it for an option.
-const STDIN: &str = "/dev/stdin";
+use crate::cli::STDIN;
 
-pub fn main(name: &str, mut args: Vec<OsString>) -> Result<u8, Error> {
-    for arg in args.iter_mut().filter(|a| *a == "-") {
-        *arg = STDIN.into();
-    }
-    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
-        return Ok(0);
-    };
+
+pub const MAN: Extra = Extra {
+    name: "manage the WireGuard profiles wg-wrap uses",
+    synopsis: "wg-profile import FILE|- [NAME] [--force]\nwg-profile list [--long]\nwg-profile show|edit|remove|path NAME\nwg-profile genkey\nwg-profile pubkey",
+    exit: TOOL_EXIT,
+    environment: "VISUAL or EDITOR (edit). XDG_CONFIG_HOME or HOME locate the profiles.",
+    files: FILES,
+    examples: "wg-profile import ~/Downloads/work.conf\nwg-profile import - home < home.conf\nwg-profile list --long\nwg-profile show work\nwg-profile edit work",
+};
+
+pub fn main(_name: &str, opts: Args, _args: &[OsString]) -> Result<u8, Error> {
     match opts.command {
         Command_::Genkey(_) => {
             let key = SecretKey::generate().map_err(|e| Error::sys("generate a key", e))?;
@@ -221,7 +224,7 @@ fn summary(conf: &Conf) -> String {
 fn edit_profile(store: &Store, name: &str) -> Result<(), Error> {
     let old = store.read(name)?;
     let copy = store.dir().join(format!(".{name}.edit-{}.conf", std::process::id()));
-    profile::write_atomic(&copy, old.as_bytes())?;
+    wg_wrap::files::write_atomic(&copy, old.as_bytes())?;
     let edited = run_editor(&copy).and_then(|()| conf::read_file(&copy));
     let _ = std::fs::remove_file(&copy);
     let new = edited?;

@@ -1,12 +1,12 @@
 //! wg-unshare: the host side of the chain.
 
-use crate::cli::{self, Parsed};
-use argh::FromArgs;
+use crate::man::{CHAIN_EXIT, FILES, Extra};
+use argh::{ArgsInfo, FromArgs};
 use std::ffi::OsString;
 use std::path::Path;
-use wg_wrap::registry::Entry;
+use wg_wrap::live::registry::Entry;
 use wg_wrap::profile::{self, ProfileRef, Store};
-use wg_wrap::{Error, caps, chain, guard, host, identity, log, ns, pin, runtime, services};
+use wg_wrap::{Error, caps, chain, guard, host, identity, log, ns, pin, live, services};
 
 /// Read PROFILE, resolve its endpoints, bind the UDP socket, leave the host's
 /// namespaces for new user, network and mount namespaces, then execute into
@@ -14,7 +14,7 @@ use wg_wrap::{Error, caps, chain, guard, host, identity, log, ns, pin, runtime, 
 /// (it contains '/' or ends in .conf). When a live namespace of yours has
 /// the profile's key already, the chain goes on in it from wg-exec (and
 /// wg-pin's NAME pins it).
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 pub struct Args {
     /// be uid 0 inside (default: your own uid)
     #[argh(switch)]
@@ -32,16 +32,25 @@ pub struct Args {
     rest: Vec<String>,
 }
 
-pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
-    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
-        return Ok(0);
-    };
-    let rest = cli::tail(&args, opts.rest.len());
+
+pub const MAN: Extra = Extra {
+    name: "leave the host's namespaces for the tunnel's (first link of the chain)",
+    synopsis: "wg-unshare [--map-root] [--host-session-bus] [--publish SPEC]... PROFILE wg-up ...",
+    exit: CHAIN_EXIT,
+    environment: "",
+    files: FILES,
+    examples: "wg-unshare work wg-up wg-exec curl https://example.com/",
+};
+
+pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
+    let rest = crate::cli::tail(args, opts.rest.len());
     let Some((profile_arg, next)) = rest.split_first() else {
         return Err(Error::new("missing PROFILE").hint(format!("try '{name} --help'")));
     };
     let next = chain::strip_dashes(next.to_vec());
-    chain::check_link(&next, &["wg-up"])?;
+    chain::check_link(&next, name)?;
+    // Read by the grammar, not by looking for names among PROG's arguments.
+    let tail = chain::links::Tail::parse(&next);
     // From before the profile is read until the exec.
     guard::hold_keys("wg-unshare")?;
     let profile_arg = profile_arg.to_str().ok_or_else(|| {
@@ -62,7 +71,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let specs = (opts.publish.iter())
         .map(|s| wg_wrap::publish::Spec::parse(s))
         .collect::<Result<Vec<_>, _>>()?;
-    let runtime = runtime::dir()?;
+    let runtime = live::dir()?;
     // One key, one namespace (see `identity`). The lock goes down the chain
     // and is held until wg-up has registered its engine.
     let (identity, shape) = identity::of(&loaded.parsed.conf);
@@ -91,10 +100,10 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
                 ns::hide_file(file)?;
             }
             drop(lock);
-            return Err(run_joined(&live, &next, &runtime));
+            return Err(run_joined(&live, tail.as_ref(), &next, &runtime));
         }
     }
-    chain::pass_fd(chain::LOCK_FD, &lock)?;
+    chain::LOCK_FD.pass_fd(&lock)?;
     let mut conf = loaded.parsed.conf;
     let names = wg_wrap::resolver::names(&conf);
     host::resolve_endpoints(&mut conf)?;
@@ -120,7 +129,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     let bus = services::plan_bus(bus_mode, &runtime)?;
     // As real root, a pinned namespace is also bound at /run/netns/NAME by a
     // helper that stays in the host's mount namespace.
-    let pinning = next.iter().any(|a| std::path::Path::new(a).file_name() == Some("wg-pin".as_ref()));
+    let pinning = tail.as_ref().is_some_and(|t| t.find("wg-pin").is_some());
     let helper = if pinning && rustix::process::getuid().is_root() {
         Some(pin::spawn_netns_helper()?)
     } else {
@@ -133,7 +142,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
         None
     } else {
         let indices: Vec<String> = names.iter().map(|(i, _, _)| i.to_string()).collect();
-        chain::set(chain::RESOLVER_PEERS, indices.join(","));
+        chain::RESOLVER_PEERS.set(indices.join(","));
         Some(wg_wrap::resolver::spawn_helper(names)?)
     };
     ns::unshare(opts.map_root)?;
@@ -143,40 +152,37 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
     };
     let cwd = std::env::current_dir().ok();
     if let Some(id) = ns::hide_profiles(store.root(), file)? {
-        chain::set(chain::STORE, id);
+        chain::STORE.set(id);
     }
     services::mask(&bus, &runtime)?;
     ns::reenter_cwd(cwd);
     ns::setup_dns(&dns, &runtime.join(format!("mnt-{}", std::process::id())))?;
     ns::own_sysfs_net(&runtime.join(format!("sys-{}", std::process::id())));
     caps::keep_across_exec(caps::CHAIN)?;
-    chain::pass_fd(chain::UDP_FD, &udp)?;
-    chain::pass_fd(chain::CONF_FD, &memfd)?;
+    chain::UDP_FD.pass_fd(&udp)?;
+    chain::CONF_FD.pass_fd(&memfd)?;
     if !published.is_empty() {
         wg_wrap::publish::pass(&published)?;
     }
-    chain::set(chain::PROFILE, &loaded.name);
+    chain::PROFILE.set(&loaded.name);
     if let Some(helper) = &helper {
-        chain::pass_fd(pin::NETNS_HELPER_FD, helper)?;
+        chain::NETNS_FD.pass_fd(helper)?;
     }
     if let Some(resolver) = &resolver {
-        chain::pass_fd(chain::RESOLVER_FD, resolver)?;
+        chain::RESOLVER_FD.pass_fd(resolver)?;
     }
-    Err(chain::exec_link(&next, &["wg-up"]))
+    Err(chain::exec_link(&next, name))
 }
 
 /// Runs the rest of the chain in `live`, the namespace that already has
 /// this profile's key and which this process has just entered: wg-pin's NAME
 /// (if any) pins it, and wg-exec runs PROG there.
-fn run_joined(live: &Entry, next: &[OsString], runtime: &Path) -> Error {
-    let is = |arg: &OsString, applet: &str| Path::new(arg).file_name() == Some(applet.as_ref());
-    let Some(exec_at) = next.iter().position(|a| is(a, "wg-exec")) else {
+fn run_joined(live: &Entry, tail: Option<&chain::links::Tail>, next: &[OsString], runtime: &Path) -> Error {
+    let Some((tail, exec_at)) = tail.and_then(|t| Some((t, t.find("wg-exec")?))) else {
         return Error::new("the chain has no wg-exec")
             .hint("e.g. `wg-unshare PROFILE wg-up wg-exec PROG`");
     };
-    let pin_name = (next[..exec_at].iter().position(|a| is(a, "wg-pin")))
-        .and_then(|at| next.get(at + 1))
-        .and_then(|name| name.to_str());
+    let pin_name = tail.operand("wg-pin").and_then(|name| name.to_str());
     if let Some(name) = pin_name
         && let Err(e) = pin::pin_existing(name, live, runtime)
     {
@@ -189,7 +195,7 @@ fn run_joined(live: &Entry, next: &[OsString], runtime: &Path) -> Error {
     if let Err(e) = caps::keep_across_exec(caps::CHAIN) {
         return e;
     }
-    chain::set(chain::ENGINE_PID, live.engine_pid.to_string());
-    chain::set(chain::IFACE, wg_wrap::tunnel::IFACE);
-    chain::exec_link(&next[exec_at..], &["wg-exec"])
+    chain::ENGINE_PID.set(live.engine_pid.to_string());
+    chain::IFACE.set(wg_wrap::tunnel::IFACE);
+    chain::exec_link(&next[exec_at..], "wg-pin")
 }

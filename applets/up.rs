@@ -1,15 +1,15 @@
 //! wg-up: the tunnel inside the namespace.
 
-use crate::cli::{self, Parsed};
-use argh::FromArgs;
+use crate::man::{CHAIN_EXIT, Extra};
+use argh::{ArgsInfo, FromArgs};
 use std::ffi::OsString;
 use std::time::Duration;
-use wg_wrap::{Error, chain, engine, guard, log, runtime, tunnel};
+use wg_wrap::{Error, chain, engine, guard, log, live, tunnel};
 
 /// Bring the tunnel up in this namespace: the TUN wg0, its addresses and
 /// routes, and the WireGuard engine; wait for the first handshake, then
 /// execute into the next link (wg-exec, or wg-pin).
-#[derive(FromArgs)]
+#[derive(FromArgs, ArgsInfo)]
 pub struct Args {
     /// seconds to wait for the first handshake (default 5; 0: do not wait)
     #[argh(option, default = "5", arg_name = "S")]
@@ -19,54 +19,51 @@ pub struct Args {
     rest: Vec<String>,
 }
 
-pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
-    let Parsed::Run(opts) = cli::parse::<Args>(name, &args)? else {
-        return Ok(0);
-    };
-    let next = chain::strip_dashes(cli::tail(&args, opts.rest.len()));
-    chain::require(chain::CONF_FD, "wg-unshare")?;
-    chain::check_link(&next, &["wg-exec", "wg-pin"])?;
+
+pub const MAN: Extra = Extra {
+    name: "bring the tunnel up inside the namespace (second link)",
+    synopsis: "wg-up [--handshake-timeout S] {wg-exec|wg-pin} ...",
+    exit: CHAIN_EXIT,
+    environment: "",
+    files: "$XDG_RUNTIME_DIR/wg-wrap/live/PID and engine-PID.sock, made by the engine.",
+    examples: "wg-unshare work wg-up --handshake-timeout 2 wg-exec curl https://example.com/",
+};
+
+pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
+    let next = chain::strip_dashes(crate::cli::tail(args, opts.rest.len()));
+    chain::CONF_FD.require()?;
+    chain::check_link(&next, name)?;
     // wg-up holds the keys while it waits for the handshake (exec makes the
     // next link dumpable again; it holds no key).
     guard::hold_keys("wg-up")?;
     let conf = chain::take_conf()?;
     let host = engine::HostFds {
-        udp: chain::take_fd(chain::UDP_FD, "wg-unshare")?,
-        bus_proxy: match std::env::var_os(chain::BUS_FD) {
-            Some(_) => Some(chain::take_fd(chain::BUS_FD, "wg-unshare")?),
-            None => None,
+        udp: chain::UDP_FD.take_fd()?,
+        bus_proxy: chain::BUS_FD.take_fd_if_set()?,
+        published: match chain::PUBLISH.take() {
+            Some(text) => wg_wrap::publish::from_chain(&text)?,
+            None => Vec::new(),
         },
-        published: match std::env::var(chain::PUBLISH) {
-            Ok(text) => wg_wrap::publish::from_chain(&text)?,
-            Err(_) => Vec::new(),
-        },
-        resolver: match std::env::var_os(chain::RESOLVER_FD) {
-            Some(_) => {
-                let fd = chain::take_fd(chain::RESOLVER_FD, "wg-unshare")?;
-                let peers = std::env::var(chain::RESOLVER_PEERS).unwrap_or_default();
+        resolver: match chain::RESOLVER_FD.take_fd_if_set()? {
+            Some(fd) => {
+                let peers = chain::RESOLVER_PEERS.take().unwrap_or_default();
                 let named = peers.split(',').filter_map(|i| i.parse().ok()).collect();
                 Some((fd, named))
             }
             None => None,
         },
     };
-    chain::unset(chain::RESOLVER_PEERS);
-    chain::unset(chain::PUBLISH);
     // The identity's lock (from wg-unshare): held until the engine is
     // registered, so a concurrent start of this identity finds it.
-    let identity_lock = match std::env::var_os(chain::LOCK_FD) {
-        Some(_) => Some(chain::take_fd(chain::LOCK_FD, "wg-unshare")?),
-        None => None,
-    };
+    let identity_lock = chain::LOCK_FD.take_fd_if_set()?;
     let (identity, shape) = wg_wrap::identity::of(&conf);
-    let labels = wg_wrap::registry::Labels {
-        profile: std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".to_string()),
-        store: std::env::var(chain::STORE).ok(),
+    let labels = wg_wrap::live::registry::Labels {
+        profile: chain::PROFILE.get().unwrap_or_else(|| "-".to_string()),
+        store: chain::STORE.take(),
         identity,
         shape,
     };
-    chain::unset(chain::STORE);
-    let runtime = runtime::dir()?;
+    let runtime = live::dir()?;
     let tun = tunnel::bring_up(&conf)?;
     let peers: Vec<_> = (conf.peers.iter())
         .map(|p| (p.public_key, p.endpoint.clone()))
@@ -97,7 +94,7 @@ pub fn main(name: &str, args: Vec<OsString>) -> Result<u8, Error> {
             }
         }
     }
-    chain::set(chain::ENGINE_PID, pid.to_string());
-    chain::set(chain::IFACE, tunnel::IFACE);
-    Err(chain::exec_link(&next, &["wg-exec", "wg-pin"]))
+    chain::ENGINE_PID.set(pid.to_string());
+    chain::IFACE.set(tunnel::IFACE);
+    Err(chain::exec_link(&next, name))
 }

@@ -24,7 +24,7 @@
 #       wg-wrap, in A, each measured (TCP, the server sending) without and
 #       then during a 50,000/s flood of fake handshake initiations (half with
 #       a valid mac1 for the client's key) at the client's UDP port, from
-#       the unprivileged user (tests/common/flood.py)
+#       the unprivileged user (tests/it/common/flood.py)
 #   m   path MTU 1300 (both veth ends), below the tunnels' 1420: wireguard-go
 #       <-> wireguard-go, then wg-wrap in A -> wireguard-go in B; TCP both
 #       ways (GSO sends of full-sized segments are refused on such a path)
@@ -349,7 +349,7 @@ flood_measure() { # NAME PORT ENGINE_PIDS...
     local name=$1 port=$2 calm flooded flood t0 t1
     shift 2
     calm=$(iperf 198.19.200.2 tcp1r)
-    cp tests/common/flood.py "$work/flood.py"; chmod 644 "$work/flood.py"
+    cp tests/it/common/flood.py "$work/flood.py"; chmod 644 "$work/flood.py"
     in_a "${AS_USER[@]}" timeout $((SECONDS_PER_RUN + 30)) python3 "$work/flood.py" 127.0.0.1 "$port" \
         "$FLOOD_RATE" $((SECONDS_PER_RUN + 2)) "$PA" > "$work/flood.out" 2>>"$work/errors" &
     flood=$!; sleep 1

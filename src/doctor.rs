@@ -1,6 +1,6 @@
 //! `wg-wrap doctor`: checks what wg-wrap needs of the host, and explains.
 
-use crate::runtime;
+use crate::live;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -55,27 +55,17 @@ pub fn run() -> Vec<Check> {
 /// Tries the real thing in a child process (unshare needs a single thread,
 /// and must not change this process).
 fn try_unshare_user() -> Result<(), rustix::io::Errno> {
-    // SAFETY: the child only calls unshare and _exit (async-signal-safe);
-    // the parent only waits for it.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(rustix::io::Errno::AGAIN);
-    }
-    if pid == 0 {
-        // SAFETY: see above.
-        let code = match unsafe {
-            rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER)
-        } {
+    let child = || {
+        // SAFETY: the child is single-threaded (just forked) and only
+        // unshares before it ends.
+        match unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWUSER) } {
             Ok(()) => 0,
             Err(e) => e.raw_os_error().clamp(1, 255),
-        };
-        // SAFETY: ends the child at once.
-        unsafe { libc::_exit(code) }
-    }
-    let mut status = 0;
-    // SAFETY: waits for the child just forked; status is a valid out pointer.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
-    match libc::WEXITSTATUS(status) {
+        }
+    };
+    let pid = crate::process::fork("a user namespace test", child)
+        .map_err(|_| rustix::io::Errno::AGAIN)?;
+    match crate::process::wait(pid) {
         0 => Ok(()),
         code => Err(rustix::io::Errno::from_raw_os_error(code)),
     }
@@ -123,7 +113,7 @@ fn tun() -> Check {
 fn runtime_dir() -> Check {
     const WHAT: &str = "runtime directory";
     let set = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| !d.is_empty());
-    match runtime::dir() {
+    match live::dir() {
         Ok(dir) if set => Check::new(Verdict::Ok, WHAT, dir.display().to_string()),
         Ok(dir) => Check::new(
             Verdict::Note,

@@ -15,11 +15,11 @@ pub fn hold_keys(who: &str) -> Result<()> {
     rustix::process::set_dumpable_behavior(DumpableBehavior::NotDumpable)
         .map_err(|e| Error::sys(format_args!("make {who} non-dumpable"), e))?;
     let limit = getrlimit(Resource::Core);
-    if std::env::var_os(chain::CORE_LIMIT).is_none() {
+    if !chain::CORE_LIMIT.is_set() {
         let text = limit
             .current
             .map_or_else(|| "unlimited".into(), |n| n.to_string());
-        chain::set(chain::CORE_LIMIT, text);
+        chain::CORE_LIMIT.set(text);
     }
     setrlimit(
         Resource::Core,
@@ -33,7 +33,7 @@ pub fn hold_keys(who: &str) -> Result<()> {
 
 /// Gives PROG the core limit the caller had (wg-exec, before the exec).
 pub fn restore_for_prog() {
-    let Ok(text) = std::env::var(chain::CORE_LIMIT) else {
+    let Some(text) = chain::CORE_LIMIT.get() else {
         return;
     };
     let current = match text.as_str() {

@@ -8,7 +8,7 @@
 
 use crate::conf::Conf;
 use crate::error::{Error, Result};
-use crate::registry::{Dir, Entry};
+use crate::live::registry::{Dir, Entry};
 use rustix::fd::OwnedFd;
 use std::path::Path;
 
@@ -56,7 +56,7 @@ pub fn lock(runtime: &Path, identity: &str) -> Result<OwnedFd> {
     use rustix::fs::{FlockOperation, Mode, OFlags};
     let path = lock_path(runtime, identity);
     if let Some(dir) = path.parent() {
-        crate::runtime::ensure_private(dir, rustix::process::getuid().as_raw())?;
+        crate::live::private(dir)?;
     }
     // The engine that ends removes the file while it holds the lock: a lock
     // taken on a file no longer at the path is taken again, on the new one.
@@ -110,7 +110,7 @@ pub fn live(runtime: &Path, identity: &str) -> Option<Entry> {
 /// is in the entry's network namespace: a namespace without one has ended,
 /// its engine only delivering the last packets.
 pub fn occupied(entry: &Entry) -> bool {
-    crate::registry::anyone_in_netns(entry.netns, |pid| {
+    crate::live::registry::anyone_in_netns(entry.netns, |pid| {
         pid == entry.engine_pid || parent(pid) == Some(entry.engine_pid)
     })
 }

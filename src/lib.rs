@@ -5,7 +5,8 @@
 //! The chain: `wg-unshare PROFILE wg-up [wg-pin NAME] wg-exec PROG`, each
 //! link doing one job and then executing the next (execline style), state
 //! passing in inherited descriptors named by `WG_WRAP_*` variables
-//! (`chain`), never a key in argv or the environment.
+//! (`chain`: the grammar in `chain::links`, every variable in
+//! `chain::vars`), never a key in argv or the environment.
 //! - wg-unshare, on the host: reads the profile, resolves endpoints, binds
 //!   the UDP socket and the published ports, starts the host-side helpers
 //!   (session bus proxy, endpoint resolver), then unshares user, network and
@@ -23,19 +24,21 @@
 
 #![deny(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
-// Ground: errors, the profile format and store, the logger.
+// Ground: errors, files of ours, the profile format and store, the logger.
 pub mod conf;
 pub mod error;
+pub mod files;
 pub mod log;
 pub mod profile;
 pub use error::{Error, Result};
 
-// The chain and the hygiene of its links.
+// The chain (its grammar, its variables, the argv wg-wrap builds) and the
+// hygiene of its links: capabilities, key guarding, processes.
 pub mod caps;
 pub mod chain;
-pub mod daemon;
 pub mod guard;
 pub mod install;
+pub mod process;
 
 // Host side: what wg-unshare does before the unshare.
 pub mod fixes;
@@ -54,9 +57,8 @@ pub mod tunnel;
 pub mod engine;
 pub mod relay;
 
-// Runtime state: the registry of live and pinned namespaces, and status.
+// Runtime state (`live`: the runtime directory, the registry, the status
+// protocol and listing), pins, and the host check.
 pub mod doctor;
+pub mod live;
 pub mod pin;
-pub mod registry;
-pub mod runtime;
-pub mod status;

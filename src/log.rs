@@ -6,10 +6,6 @@
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-/// Verbosity level inherited by every link of the chain (0, 1 or 2).
-/// Set by the first applet from `-q`/`-v`; removed by wg-exec before PROG runs.
-pub const VERBOSITY_VAR: &str = "WG_WRAP_VERBOSITY";
-
 static APPLET: RwLock<&str> = RwLock::new("wg-wrap");
 static LEVEL: AtomicU8 = AtomicU8::new(1);
 
@@ -18,8 +14,8 @@ pub fn init(applet: &'static str) {
     if let Ok(mut name) = APPLET.write() {
         *name = applet;
     }
-    if let Some(level) = std::env::var(VERBOSITY_VAR)
-        .ok()
+    if let Some(level) = crate::chain::VERBOSITY
+        .get()
         .and_then(|v| v.parse::<u8>().ok())
     {
         LEVEL.store(level.min(2), Ordering::Relaxed);

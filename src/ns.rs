@@ -116,7 +116,7 @@ pub fn prog_view(runtime: &Path) -> Result<()> {
     // namespace; no Rust invariant depends on it.
     unsafe { rustix::thread::unshare_unsafe(UnshareFlags::NEWNS) }.map_err(fail)?;
     let mut dirs = vec![runtime.to_path_buf()];
-    dirs.extend(crate::runtime::shared_fallback().filter(|d| d != runtime));
+    dirs.extend(crate::live::shared_fallback().filter(|d| d != runtime));
     for dir in dirs {
         let fail = |e| Error::sys(format_args!("make {} read-only", dir.display()), e);
         rustix::mount::mount_bind(&dir, &dir).map_err(fail)?;
@@ -147,7 +147,7 @@ pub fn hide_profiles(store_root: &Path, profile_file: Option<&Path>) -> Result<O
             .mode(0o700)
             .create(store_root);
     }
-    let id = crate::registry::dir_id(store_root);
+    let id = crate::live::registry::dir_id(store_root);
     if store_root.is_dir() {
         mask_dir(store_root, true)?;
     }

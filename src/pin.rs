@@ -7,16 +7,13 @@
 
 use crate::chain;
 use crate::error::{Error, Result};
+use crate::live::registry::{self, Dir, Entry};
 use crate::profile::check_name;
-use crate::registry::{self, Dir, Entry};
 use rustix::fd::OwnedFd;
 use rustix::thread::ThreadNameSpaceType;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
-/// Fd of the socket to the real-root helper that binds /run/netns/NAME.
-/// Set by wg-unshare (run as real root only), taken by wg-pin.
-pub const NETNS_HELPER_FD: &str = "WG_WRAP_NETNS_FD";
 /// Where `ip netns` looks for named network namespaces.
 pub const RUN_NETNS: &str = "/run/netns";
 
@@ -31,8 +28,8 @@ pub fn check_pin_name(name: &str) -> Result<()> {
 /// Registers this namespace (whose engine wg-up named) as NAME.
 pub fn pin(name: &str, runtime: &Path) -> Result<Entry> {
     check_pin_name(name)?;
-    let pid: u32 = std::env::var(chain::ENGINE_PID)
-        .ok()
+    let pid: u32 = chain::ENGINE_PID
+        .get()
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| {
             Error::new("WG_WRAP_ENGINE_PID is not set: wg-up must run before wg-pin")
@@ -48,7 +45,7 @@ pub fn pin(name: &str, runtime: &Path) -> Result<Entry> {
                 .hint("the tunnel ended before it was pinned; run the command again")
         })?,
         netns,
-        profile: std::env::var(chain::PROFILE).unwrap_or_else(|_| "-".into()),
+        profile: chain::PROFILE.get().unwrap_or_else(|| "-".into()),
         created: registry::now(),
         store: None,
         identity: None,
@@ -183,7 +180,7 @@ pub fn pin_existing(name: &str, entry: &Entry, runtime: &Path) -> Result<()> {
 /// status socket in our runtime directory (by its peer credentials) and its
 /// user namespace was made from ours, not nested in one of wg-wrap's.
 fn is_our_engine(entry: &Entry, runtime: &Path) -> bool {
-    let Ok(stream) = crate::status::connect(&entry.socket(runtime)) else {
+    let Ok(stream) = crate::live::status::connect(&entry.socket(runtime)) else {
         return false;
     };
     let peer = rustix::net::sockopt::socket_peercred(&stream);
@@ -219,7 +216,7 @@ fn netns_path(name: &str) -> PathBuf {
 /// As real root, before the unshare: forks the helper that will bind the
 /// pinned netns at /run/netns/NAME, and returns the socket to it.
 pub fn spawn_netns_helper() -> Result<OwnedFd> {
-    crate::daemon::spawn_helper("the /run/netns helper", serve_netns_helper)
+    crate::process::spawn_helper("the /run/netns helper", serve_netns_helper)
 }
 
 /// The helper: one request `PID NAME`, one answer, then it ends (also when
@@ -266,10 +263,9 @@ fn bind_netns(pid: u32, name: &str) -> Result<()> {
 /// wg-pin, as real root: asks the helper to bind the engine's netns at
 /// /run/netns/NAME. Without the helper (not real root), does nothing.
 pub fn request_netns_bind(engine_pid: u32, name: &str) -> Result<()> {
-    if std::env::var_os(NETNS_HELPER_FD).is_none() {
+    let Some(socket) = chain::NETNS_FD.take_fd_if_set()? else {
         return Ok(());
-    }
-    let socket = chain::take_fd(NETNS_HELPER_FD, "wg-unshare")?;
+    };
     let mut stream = std::fs::File::from(socket);
     writeln!(stream, "{engine_pid} {name}")
         .map_err(|e| Error::sys("ask the /run/netns helper", e))?;

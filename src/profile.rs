@@ -6,11 +6,9 @@
 
 use crate::conf::{self, Conf, Parsed};
 use crate::error::{Error, Result};
-use crate::log;
-use std::ffi::OsStr;
-use std::fs::{self, File, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use crate::{files, log};
+use std::fs::{self};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// Longest profile name accepted.
@@ -143,10 +141,10 @@ impl Store {
     /// "no profile NAME" with the names that do exist.
     pub fn not_found(&self, name: &str) -> Error {
         let names = self.list().unwrap_or_default();
-        let hint = if let Some(ns) = std::env::var_os(crate::chain::NAMESPACE) {
+        let hint = if let Some(ns) = crate::chain::NAMESPACE.get() {
             format!(
                 "this runs inside the wg-wrap namespace {}, where the profiles are hidden: run wg-wrap from outside",
-                ns.to_string_lossy()
+                ns
             )
         } else if names.is_empty() && crate::fixes::real_root() {
             "as root, profiles are root's own (none yet); wg-wrap needs no root: run it as your user".to_string()
@@ -166,9 +164,9 @@ impl Store {
             return Err(Error::new(format!("profile \"{name}\" already exists"))
                 .hint("use --force to replace it, or give another NAME"));
         }
-        crate::registry::check_store_unmoved(&self.root)?;
+        crate::live::registry::check_store_unmoved(&self.root)?;
         self.make_dirs()?;
-        write_atomic(&path, text.as_bytes())?;
+        files::write_atomic(&path, text.as_bytes())?;
         Ok(path)
     }
 
@@ -178,7 +176,7 @@ impl Store {
         let path = self.path(name);
         match fs::remove_file(&path) {
             Ok(()) => {
-                sync_dir(&self.dir);
+                files::sync_dir(&self.dir);
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(self.not_found(name)),
@@ -188,72 +186,15 @@ impl Store {
 
     /// Creates the store's directories 0700, tightening them if they exist.
     pub fn make_dirs(&self) -> Result<()> {
+        if let Some(parent) = self.root.parent() {
+            fs::create_dir_all(parent).map_err(|e| {
+                Error::sys(format_args!("create directory {}", parent.display()), e)
+            })?;
+        }
         for dir in [&self.root, &self.dir] {
-            make_private_dir(dir)?;
+            files::private_dir(dir, "profile directory", files::Links::Follow)?;
         }
         Ok(())
-    }
-}
-
-/// Creates `dir` (and its parents) with mode 0700, or makes an existing one 0700.
-pub fn make_private_dir(dir: &Path) -> Result<()> {
-    let fail = |e| Error::sys(format_args!("create directory {}", dir.display()), e);
-    if let Some(parent) = dir.parent() {
-        fs::create_dir_all(parent).map_err(fail)?;
-    }
-    match fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let meta = fs::metadata(dir).map_err(fail)?;
-            if !meta.is_dir() {
-                return Err(Error::new(format!(
-                    "cannot use {}: it is not a directory",
-                    dir.display()
-                ))
-                .hint("move it out of the way"));
-            }
-            if meta.mode() & 0o077 != 0 {
-                fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(fail)?;
-            }
-            Ok(())
-        }
-        Err(e) => Err(fail(e)),
-    }
-}
-
-/// Replaces `path` with `bytes` (mode 0600) so that readers see the old file or
-/// the new one, never a mix; on failure the old file is untouched.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let file_name = path.file_name().unwrap_or(OsStr::new("profile"));
-    let mut tmp_name = OsStr::new(".").to_os_string();
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let fail = |e| Error::sys(format_args!("write {}", path.display()), e);
-    let _ = fs::remove_file(&tmp);
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = fs::remove_file(&tmp);
-        return Err(fail(e));
-    }
-    sync_dir(dir);
-    Ok(())
-}
-
-/// Makes a rename or unlink in `dir` durable; best effort.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
     }
 }
 

@@ -121,7 +121,7 @@ pub fn pass(published: &[Published]) -> Result<()> {
         rustix::io::fcntl_setfd(&p.socket, rustix::io::FdFlags::empty())
             .map_err(|e| Error::sys("pass a published port on", e))?;
     }
-    crate::chain::set(crate::chain::PUBLISH, to_chain(published));
+    crate::chain::PUBLISH.set(to_chain(published));
     Ok(())
 }
 

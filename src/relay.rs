@@ -151,27 +151,17 @@ fn new_client(
 pub fn spawn(published: Vec<Published>) -> crate::Result<u32> {
     use rustix::fd::AsRawFd;
     let engine = rustix::process::getpid();
-    // SAFETY: the engine is single-threaded here; the child runs only the
-    // relay and ends with _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(crate::Error::sys(
-            "start the port relay",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    if pid > 0 {
-        return Ok(pid as u32);
-    }
-    let _ = rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
-    if rustix::process::getppid() != Some(engine) {
-        // SAFETY: ends the child at once.
-        unsafe { libc::_exit(0) }
-    }
-    let keep: Vec<_> = published.iter().map(|p| p.socket.as_raw_fd()).collect();
-    crate::daemon::close_all_but(&keep);
-    let _ = crate::caps::keep_only(rustix::thread::CapabilitySet::empty());
-    run(published);
-    // SAFETY: ends the child without running the engine's exit paths.
-    unsafe { libc::_exit(0) }
+    let pid = crate::process::fork("the port relay", move || {
+        let _ =
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL));
+        if rustix::process::getppid() != Some(engine) {
+            return 0;
+        }
+        let keep: Vec<_> = published.iter().map(|p| p.socket.as_raw_fd()).collect();
+        crate::process::close_all_but(&keep);
+        let _ = crate::caps::keep_only(rustix::thread::CapabilitySet::empty());
+        run(published);
+        0
+    })?;
+    Ok(pid as u32)
 }

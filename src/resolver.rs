@@ -39,7 +39,7 @@ pub fn names(conf: &Conf) -> Vec<(usize, String, u16)> {
 /// On the host side, before the unshare (single-threaded): forks the helper
 /// for `names` and returns the engine's end of its socket.
 pub fn spawn_helper(names: Vec<(usize, String, u16)>) -> Result<OwnedFd> {
-    crate::daemon::spawn_helper("the endpoint resolver", move |socket| {
+    crate::process::spawn_helper("the endpoint resolver", move |socket| {
         serve(socket, &names);
     })
 }

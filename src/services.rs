@@ -219,10 +219,10 @@ fn start_proxy(
         .map_err(|e| Error::sys("start the session bus proxy", e))?;
     let (binary, upstream, listen) = (binary.to_owned(), upstream.to_owned(), socket.clone());
     // wg-unshare is single-threaded.
-    crate::daemon::spawn_detached("the session bus proxy", move || {
-        let _ = crate::daemon::detach_stdio();
+    crate::process::spawn_detached("the session bus proxy", move || {
+        let _ = crate::process::detach_stdio();
         let raw = rustix::fd::AsRawFd::as_raw_fd(&stop);
-        crate::daemon::close_all_but(&[raw]);
+        crate::process::close_all_but(&[raw]);
         // Inherited by the proxy: CLOEXEC is the only fd flag.
         if rustix::io::fcntl_setfd(&stop, rustix::io::FdFlags::empty()).is_err() {
             return 1;
@@ -251,7 +251,7 @@ fn start_proxy(
         ));
         return Ok(None);
     }
-    chain::pass_fd(chain::BUS_FD, &ready)?;
+    chain::BUS_FD.pass_fd(&ready)?;
     Ok(Some((socket, ready)))
 }
 

@@ -93,11 +93,11 @@ pub fn check_live() -> Result<()> {
         Error::new(format!("not in a live wg-wrap namespace: {why}"))
             .hint("run PROG with `wg-wrap PROFILE -- PROG`, or after wg-up in a chain")
     };
-    let pid: i32 = std::env::var(chain::ENGINE_PID)
-        .ok()
+    let pid: i32 = chain::ENGINE_PID
+        .get()
         .and_then(|p| p.parse().ok())
         .ok_or_else(|| not_live("WG_WRAP_ENGINE_PID is not set (wg-up must run before wg-exec)"))?;
-    let iface = std::env::var(chain::IFACE).unwrap_or_else(|_| IFACE.to_string());
+    let iface = chain::IFACE.get().unwrap_or_else(|| IFACE.to_string());
     let alive = rustix::process::Pid::from_raw(pid)
         .is_some_and(|p| rustix::process::test_kill_process(p).is_ok());
     if !alive {

@@ -4,15 +4,15 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wg_wrap::engine::uapi::{self, Request};
+use wg_wrap::live::status::{self, Request};
 
 fuzz_target!(|data: &[u8]| {
-    match uapi::parse_request(data) {
+    match status::parse_request(data) {
         Ok(Request::Get) => assert_eq!(data, b"get=1\n\n"),
         // EINVAL or EPERM.
         Err(errno) => assert!(matches!(errno, 22 | 1), "errno {errno}"),
     }
     if let Ok(text) = std::str::from_utf8(data) {
-        let _ = wg_wrap::status::parse(text);
+        let _ = status::parse(text);
     }
 });

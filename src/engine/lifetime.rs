@@ -23,7 +23,7 @@ pub struct Lifetime {
     netns: u64,
     linger_start: Option<Instant>,
     /// Where wg-pin registers pinned namespaces; a pin naming this engine keeps it.
-    pins: crate::registry::Dir,
+    pins: crate::live::registry::Dir,
     start_time: u64,
     /// The caller's terminal (stderr, when it was one), for the one warning
     /// the engine may give after PROG ended: data dropped at [`MAX_DRAIN`].
@@ -31,7 +31,7 @@ pub struct Lifetime {
     /// The engine's live entry, and its identity's lock (see `identity`):
     /// the engine ends only holding the lock, with its entry gone, so a
     /// `wg-wrap` of the same identity never joins a namespace that is ending.
-    live: crate::registry::Dir,
+    live: crate::live::registry::Dir,
     lock_path: Option<std::path::PathBuf>,
     ending_lock: Option<OwnedFd>,
     /// Processes of the engine's own (the port relay) that do not keep it.
@@ -53,10 +53,10 @@ impl Lifetime {
             own_pid,
             netns,
             linger_start: None,
-            pins: crate::registry::Dir::pins(runtime),
-            start_time: crate::registry::start_time(own_pid).unwrap_or(0),
+            pins: crate::live::registry::Dir::pins(runtime),
+            start_time: crate::live::registry::start_time(own_pid).unwrap_or(0),
             tty,
-            live: crate::registry::Dir::live(runtime),
+            live: crate::live::registry::Dir::live(runtime),
             lock_path: Some(crate::identity::lock_path(runtime, identity)),
             ending_lock: None,
             helpers: Vec::new(),
@@ -158,7 +158,7 @@ impl Lifetime {
 
     /// Whether any process but the engine lives in this network namespace.
     fn others_inside(&self) -> bool {
-        crate::registry::anyone_in_netns(self.netns, |pid| {
+        crate::live::registry::anyone_in_netns(self.netns, |pid| {
             pid == self.own_pid || self.helpers.contains(&pid)
         })
     }

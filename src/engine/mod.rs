@@ -20,7 +20,8 @@ mod udp;
 use crate::caps;
 use crate::conf::Conf;
 use crate::error::{Error, Result};
-use crate::{daemon, registry};
+use crate::live::registry;
+use crate::process;
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
@@ -67,7 +68,7 @@ pub fn spawn(
         .map_err(|e| Error::sys("create a pipe to the engine", e))?;
     // wg-up starts no thread before this. The conf moves into the engine;
     // wg-up's copy of the keys is zeroed as the closure is dropped here.
-    daemon::spawn_detached("the engine", move || {
+    process::spawn_detached("the engine", move || {
         engine_main(conf, tun, host, write, prog, runtime, labels)
     })?;
     let mut report = BufReader::new(File::from(read));
@@ -185,7 +186,7 @@ fn serve(
     crate::guard::hold_keys("the engine")?;
     let pidfd = rustix::process::pidfd_open(prog, rustix::process::PidfdFlags::empty())
         .map_err(|e| Error::sys("watch PROG", e))?;
-    let tty = daemon::stderr_tty();
+    let tty = process::stderr_tty();
     let HostFds {
         udp,
         bus_proxy,
@@ -203,8 +204,8 @@ fn serve(
     keep.extend(published.iter().map(|p| p.socket.as_raw_fd()));
     keep.extend(resolver.as_ref().map(|(fd, _)| fd.as_raw_fd()));
     keep.extend(tty.as_ref().map(|t| t.as_raw_fd()));
-    daemon::detach_stdio()?;
-    daemon::close_all_but(&keep);
+    process::detach_stdio()?;
+    process::close_all_but(&keep);
     caps::keep_only(rustix::thread::CapabilitySet::SYS_PTRACE)?;
     // The relay serves the published ports; it is not a process "inside"
     // that keeps the namespace.
@@ -229,7 +230,7 @@ fn serve(
     };
     let live = registry::Dir::live(runtime);
     live.create(&pid.to_string(), &entry)?;
-    let socket_path = registry::socket_path(runtime, pid);
+    let socket_path = crate::live::status::socket_path(runtime, pid);
     let _ = std::fs::remove_file(&socket_path);
     let core = core::Core::new(&conf, run::boottime());
     // boringtun holds the keys now; this copy is zeroed.

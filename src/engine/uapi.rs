@@ -1,34 +1,14 @@
-//! The engine's status socket: WireGuard's cross-platform UAPI, `get=1`
-//! only, never a private or preshared key. Served from the engine's event
+//! The engine's status socket (its protocol is `live::status`): served from the engine's event
 //! loop without blocking it: each connection sends one request of at most
 //! 64 bytes within a second, gets one reply, and is closed.
 
 use super::core::Core;
+use crate::live::status::{self, PeerStatus, Request};
 use rustix::event::epoll;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
-
-/// What a client may ask.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Request {
-    Get,
-}
-
-/// One UAPI request: `get=1` then an empty line. Anything else is answered
-/// with an errno: EPERM for `set=1` (this socket never changes the engine),
-/// EINVAL for the rest (a partial, unknown or trailing line, or not UTF-8).
-pub fn parse_request(bytes: &[u8]) -> Result<Request, i32> {
-    let text = std::str::from_utf8(bytes).map_err(|_| libc::EINVAL)?;
-    let lines = text.strip_suffix("\n\n").ok_or(libc::EINVAL)?;
-    let mut lines = lines.split('\n');
-    match (lines.next(), lines.next()) {
-        (Some("get=1"), None) => Ok(Request::Get),
-        (Some("set=1"), _) => Err(libc::EPERM),
-        _ => Err(libc::EINVAL),
-    }
-}
 
 /// Connections served at once; more are closed unanswered.
 const MAX_CLIENTS: usize = 8;
@@ -122,9 +102,9 @@ impl Server {
             return;
         }
         let client = self.clients.swap_remove(index);
-        let reply = match parse_request(&client.request) {
+        let reply = match status::parse_request(&client.request) {
             Ok(Request::Get) => status(),
-            Err(errno) => format!("errno={errno}\n\n"),
+            Err(errno) => status::error_reply(errno),
         };
         // A reply fits the socket's buffer; a client that went away loses it.
         let _ = (&client.stream).write_all(reply.as_bytes());
@@ -143,66 +123,26 @@ impl Server {
     }
 }
 
-/// `get=1`'s answer, with the keys `wg show dump` uses.
+/// `get=1`'s answer for this engine (see `live::status::reply`).
 pub fn status_text(core: &Core, listen: Option<SocketAddr>) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    if let Some(addr) = listen {
-        let _ = writeln!(out, "listen_port={}", addr.port());
-    }
     let now = std::time::SystemTime::now();
-    for (index, peer) in core.peers().list.iter().enumerate() {
-        let key: String = peer
-            .public_key
-            .bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let _ = writeln!(out, "public_key={key}");
-        if let Some(endpoint) = peer.endpoint {
-            let _ = writeln!(out, "endpoint={endpoint}");
-        }
-        let (rx, tx) = (peer.rx_bytes, peer.tx_bytes);
-        let (sec, nsec) = (core.handshake_age(index))
-            .and_then(|d| now.checked_sub(d))
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or((0, 0), |t| (t.as_secs(), t.subsec_nanos()));
-        let _ = writeln!(
-            out,
-            "last_handshake_time_sec={sec}\nlast_handshake_time_nsec={nsec}"
-        );
-        let _ = writeln!(out, "rx_bytes={rx}\ntx_bytes={tx}");
-        let keepalive = peer.tunn.persistent_keepalive().unwrap_or(0);
-        let _ = writeln!(out, "persistent_keepalive_interval={keepalive}");
-        for net in &peer.allowed_ips {
-            let _ = writeln!(out, "allowed_ip={net}");
-        }
-        let _ = writeln!(out, "protocol_version=1");
-    }
-    out.push_str("errno=0\n\n");
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_a_whole_get_is_answered() {
-        assert_eq!(parse_request(b"get=1\n\n"), Ok(Request::Get));
-        assert_eq!(
-            parse_request(b"set=1\nprivate_key=00\n\n"),
-            Err(libc::EPERM)
-        );
-        for bad in [
-            &b"get=1\n"[..],
-            b"get=1",
-            b"get=1\nx=1\n\n",
-            b"get=2\n\n",
-            b"\n\n",
-            b"\xff\n\n",
-        ] {
-            assert_eq!(parse_request(bad), Err(libc::EINVAL), "{bad:?}");
-        }
-    }
+    let peers: Vec<PeerStatus> = (core.peers().list.iter().enumerate())
+        .map(|(index, peer)| {
+            let (sec, nsec) = (core.handshake_age(index))
+                .and_then(|d| now.checked_sub(d))
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or((0, 0), |t| (t.as_secs(), t.subsec_nanos()));
+            PeerStatus {
+                public_key: peer.public_key.to_string(),
+                endpoint: peer.endpoint.map(|e| e.to_string()),
+                last_handshake: sec,
+                last_handshake_nsec: nsec,
+                rx_bytes: peer.rx_bytes,
+                tx_bytes: peer.tx_bytes,
+                keepalive: peer.tunn.persistent_keepalive().unwrap_or(0),
+                allowed_ips: peer.allowed_ips.iter().map(|n| n.to_string()).collect(),
+            }
+        })
+        .collect();
+    status::reply(listen.map(|a| a.port()), &peers)
 }

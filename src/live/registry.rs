@@ -4,7 +4,7 @@
 //! engine by pid *and* start time, so a reused pid is never taken for it.
 
 use crate::error::{Error, Result};
-use crate::profile::write_atomic;
+use crate::files::{self, write_atomic};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -82,7 +82,7 @@ impl Entry {
 
     /// The engine's status socket.
     pub fn socket(&self, runtime: &Path) -> PathBuf {
-        socket_path(runtime, self.engine_pid)
+        super::status::socket_path(runtime, self.engine_pid)
     }
 
     pub fn age_secs(&self) -> u64 {
@@ -121,7 +121,7 @@ pub fn check_store_unmoved(store_root: &Path) -> Result<()> {
     let now = dir_id(store_root);
     let path = resolved(store_root);
     let same_path = |id: &str| id.splitn(3, ':').nth(2) == Some(&*path.to_string_lossy());
-    let registries = crate::runtime::known_dirs();
+    let registries = crate::live::known_dirs();
     let live = registries
         .iter()
         .flat_map(|runtime| Dir::live(runtime).live_entries());
@@ -169,11 +169,6 @@ pub fn start_time(pid: u32) -> Option<u64> {
         return None;
     }
     fields.nth(18)?.parse().ok()
-}
-
-/// The status socket of engine `pid`.
-pub fn socket_path(runtime: &Path, pid: u32) -> PathBuf {
-    runtime.join(format!("engine-{pid}.sock"))
 }
 
 /// An entry is a few short lines.
@@ -234,7 +229,7 @@ impl Dir {
 
     /// Adds entry NAME; fails if a live one exists (a stale one is replaced).
     pub fn create(&self, name: &str, entry: &Entry) -> Result<()> {
-        crate::profile::make_private_dir(&self.path)?;
+        files::private_dir(&self.path, "registry directory", files::Links::Refuse)?;
         let path = self.path(name);
         let tmp = self
             .path
@@ -284,7 +279,7 @@ impl Dir {
         if let (Some(entry), Some(runtime)) = (entry, self.path.parent())
             && self.path.ends_with("live")
         {
-            let _ = fs::remove_file(socket_path(runtime, entry.engine_pid));
+            let _ = fs::remove_file(super::status::socket_path(runtime, entry.engine_pid));
         }
     }
 

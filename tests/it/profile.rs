@@ -1,8 +1,6 @@
 //! wg-profile as a user sees it: the store, its modes, and its refusals.
 
-mod common;
-
-use common::{Sandbox, keys, sample_profile, snapshot};
+use crate::common::{Sandbox, keys, sample_profile, snapshot};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
@@ -323,7 +321,7 @@ fn genkey_and_pubkey_agree_with_wireguard_tools() {
 fn a_fifo_nobody_writes_to_is_refused() {
     let sb = Sandbox::new();
     let fifo = sb.home.join("profile.conf");
-    common::net::run_ok(std::process::Command::new("mkfifo").arg(&fifo));
+    crate::common::net::run_ok(std::process::Command::new("mkfifo").arg(&fifo));
     sb.chown(&fifo);
     sb.cmd("wg-wrap")
         .arg(&fifo)

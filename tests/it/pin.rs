@@ -1,9 +1,7 @@
 //! Pinned namespaces: pin, join, list, status, remove; as root, /run/netns;
 //! and what one user cannot do to another's pins.
 
-mod common;
-
-use common::net::{self, Net};
+use crate::common::net::{self, Net};
 use std::time::{Duration, Instant};
 
 fn pinned(net: &mut Net, name: &str) {
@@ -165,7 +163,7 @@ fn list_shows_each_pin_with_its_peers_and_json_for_scripts() {
     let check = "import json,sys
 d=json.load(sys.stdin); p=d['pins'][0]
 print(p['name'], p['profile'], p['engine_pid']>0, p['peers'][0]['public_key'], p['peers'][0]['rx_bytes']>0, d['stale'])";
-    let parsed = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
+    let parsed = crate::common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
         .args(["-c", check])
         .stdin(json.ok())
         .run();
@@ -307,7 +305,7 @@ fn as_real_root_the_pin_is_also_in_run_netns() {
     let root_run = net.sb.root.join("root-run");
     std::fs::create_dir(&root_run).unwrap();
     let store = net.sb.store().join("profiles/vpn.conf");
-    let as_root = |cmd: common::Cmd| cmd.run_as_root().env("XDG_RUNTIME_DIR", &root_run);
+    let as_root = |cmd: crate::common::Cmd| cmd.run_as_root().env("XDG_RUNTIME_DIR", &root_run);
     let first = as_root(net.wrap(&["--pin", &name, "--"]))
         .arg(&store)
         .arg("true")
@@ -344,7 +342,7 @@ fn as_real_root_the_pin_is_also_in_run_netns() {
 fn another_user_can_neither_see_nor_join_nor_remove_a_pin() {
     let mut net = Net::with_wireguard_go_server();
     pinned(&mut net, "mine");
-    let other = common::Sandbox::for_user(common::User::other());
+    let other = crate::common::Sandbox::for_user(crate::common::User::other());
     let theirs = |applet: &str| other.cmd(applet).in_netns(&net.host_ns);
     assert_eq!(theirs("wg-pin").arg("--list").run().ok(), "");
     assert_eq!(theirs("wg-wrap").arg("status").run().ok(), "");
@@ -408,7 +406,7 @@ for _ in range(12):
     s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
 open(os.environ['HOME']+'/held','w').close()
 time.sleep(4)";
-    let holder = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
+    let holder = crate::common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
         .args(["-c", hold])
         .arg(&socket)
         .spawn();
@@ -455,12 +453,12 @@ fn junk_in_the_pins_directory_neither_hangs_nor_reaches_the_terminal() {
         mkfifo \"$pins/zz-fifo\"
         ln -s /dev/zero \"$pins/zz-link\"
         printf 'engine_pid=1\\nstart_time=1\\nnetns=1\\nprofile=\\033]0;owned\\007\\ncreated=1\\n' > \"$pins/$(printf '\\033[31mred')\"";
-    common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+    crate::common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
         .args(["-c", script])
         .run()
         .ok();
     let wg_pin = net.sb.bin.join("wg-pin");
-    let list = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/timeout"))
+    let list = crate::common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/timeout"))
         .in_netns(&net.host_ns)
         .arg("10")
         .arg(&wg_pin)
@@ -583,7 +581,7 @@ while time.monotonic() < end:
         except OSError:
             break";
     // The socket's name needs the server's pid: a shell that execs python.
-    let trickler = common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+    let trickler = crate::common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
         .args([
             "-c",
             &format!(
@@ -631,7 +629,7 @@ fn a_stopped_engine_with_a_full_queue_does_not_hang_the_list() {
         "import socket\nheld = []\nfor i in range(5000):\n    s = socket.socket(socket.AF_UNIX)\n    s.setblocking(False)\n    try:\n        s.connect({:?})\n    except BlockingIOError:\n        break\n    held.append(s)\nprint('full')\nimport time; time.sleep(15)",
         socket.display().to_string()
     );
-    let filler = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
+    let filler = crate::common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
         .args(["-c", &fill])
         .spawn();
     std::thread::sleep(Duration::from_secs(2));
@@ -678,4 +676,71 @@ fn an_idle_pin_counts_its_handshake_and_keepalives() {
     assert!(count("rx=") >= 92, "{line}");
     assert!(count("tx=") >= 148 + 32, "{line}");
     net.cmd("wg-pin").args(["--remove", "idle"]).run().ok();
+}
+
+/// The systemd user unit `wg-wrap-pin@work`, started and stopped as the
+/// user manager would: its ExecStart (a oneshot that must return with the
+/// namespace pinned) then its ExecStop. No user manager can run on these
+/// machines (no systemd as PID 1), so the test runs the unit's own lines;
+/// `systemd-analyze verify` checks the unit itself (packaging/others.rs).
+#[test]
+fn the_pin_unit_starts_a_pin_that_stays_and_stops_it() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/systemd/wg-wrap-pin@.service"
+    ))
+    .unwrap();
+    let mut net = Net::with_wireguard_go_server();
+    net.start_httpd("unit-token", 1);
+    net.import("work", &net.profile("0.0.0.0/0, ::/0"));
+    let line = |key: &str| -> Vec<String> {
+        let value = unit
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("no {key} in the unit"));
+        assert!(
+            !value.contains(['"', '\'', '$']),
+            "{value}: quoting not handled here"
+        );
+        value
+            .replace("%i", "work")
+            .split_whitespace()
+            .map(|w| match w.strip_prefix("/usr/bin/") {
+                Some(applet) => applet.to_string(),
+                None => w.to_string(),
+            })
+            .collect()
+    };
+    let start = line("ExecStart=");
+    let out = net.cmd(&start[0]).args(&start[1..]).run();
+    assert_eq!(out.code, 0, "ExecStart failed: {}", out.stderr);
+    assert_eq!(out.stderr, "", "ExecStart is quiet (-q)");
+    // Oneshot with RemainAfterExit: the pin outlives ExecStart.
+    let engine = engine_of(&net, "work");
+    assert!(running(&engine), "the pinned engine ended with ExecStart");
+    let fetched = net
+        .wrap(&[
+            "--join",
+            "work",
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            &format!("http://{}:8000/token", net::SERVER_TUN),
+        ])
+        .run();
+    assert_eq!(fetched.ok(), "unit-token\n");
+    let stop = line("ExecStop=");
+    let out = net.cmd(&stop[0]).args(&stop[1..]).run();
+    assert_eq!(out.code, 0, "ExecStop failed: {}", out.stderr);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running(&engine) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!running(&engine), "ExecStop left the engine running");
+    net.cmd("wg-pin")
+        .args(["--remove", "work"])
+        .run()
+        .fails(125, "wg-pin: no pinned namespace \"work\"");
 }

@@ -3,10 +3,8 @@
 //! avahi, sssd, winbind, CUPS, container engines, systemd's user manager and
 //! gpg's dirmngr are out of reach. Windows and sound keep working.
 
-mod common;
-
-use common::net::Net;
-use common::{Cmd, Running};
+use crate::common::net::Net;
+use crate::common::{Cmd, Running};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -198,7 +196,7 @@ fn system_and_user_services_are_out_of_reach() {
         sockets.push(format!("{runtime}/{inside_runtime}"));
     }
     let listen = net.sb.root.join("listen.py");
-    std::fs::write(&listen, include_str!("common/listen.py")).unwrap();
+    std::fs::write(&listen, include_str!("../common/listen.py")).unwrap();
     let log = net.sb.root.join("connections");
     let setup = format!(
         "mount -t tmpfs tmpfs /run

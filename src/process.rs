@@ -1,16 +1,16 @@
-//! What a background process of ours does to hold nothing of its caller's.
+//! Processes of ours: forking a child, a daemon or a helper, and sweeping
+//! descriptors so that none holds anything of its caller's.
 
 use crate::error::{Error, Result};
 use rustix::fd::{FromRawFd, OwnedFd, RawFd};
+use rustix::io::{FdFlags, fcntl_getfd, fcntl_setfd};
 
-/// Runs `child` in a new process that is neither our child nor in our
-/// session (double fork, `setsid`), as daemons start; returns once the
-/// intermediate process has been reaped. Must be called while the process
-/// has one thread. `child`'s result is the new process's exit status; in
-/// this process, `child` and what it captured are dropped.
-pub fn spawn_detached(what: &str, child: impl FnOnce() -> i32) -> Result<()> {
+/// Forks a child that runs `child` and ends with its result as exit status
+/// (it never returns into the caller's code); returns the child's pid. Must
+/// be called while the process has one thread (`what` names it in errors).
+pub fn fork(what: &str, child: impl FnOnce() -> i32) -> Result<i32> {
     // SAFETY: the caller is single-threaded, so the child may run any code;
-    // both children end with _exit.
+    // it ends with _exit.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(Error::sys(
@@ -19,21 +19,42 @@ pub fn spawn_detached(what: &str, child: impl FnOnce() -> i32) -> Result<()> {
         ));
     }
     if pid == 0 {
-        let _ = rustix::process::setsid();
-        // SAFETY: still single-threaded, as above.
-        if unsafe { libc::fork() } == 0 {
-            let code = child();
-            // SAFETY: _exit ends the process without running the parent's
-            // atexit handlers or flushing its inherited stdio buffers.
-            unsafe { libc::_exit(code) }
-        }
-        // SAFETY: as above; the intermediate process has nothing to clean up.
-        unsafe { libc::_exit(0) }
+        let code = child();
+        // SAFETY: _exit ends the child without running the parent's atexit
+        // handlers or flushing its inherited stdio buffers.
+        unsafe { libc::_exit(code) }
     }
-    drop(child);
+    Ok(pid)
+}
+
+/// Waits for child `pid` to end; its exit status (128 + N for signal N).
+pub fn wait(pid: i32) -> i32 {
     let mut status = 0;
-    // SAFETY: reaps the intermediate child just forked; status is a valid out pointer.
-    unsafe { libc::waitpid(pid, &mut status, 0) };
+    // SAFETY: waits for a child of ours; status is a valid out pointer.
+    if unsafe { libc::waitpid(pid, &mut status, 0) } < 0 {
+        return 128;
+    }
+    if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        128 + libc::WTERMSIG(status)
+    }
+}
+
+/// Runs `child` in a new process that is neither our child nor in our
+/// session (double fork, `setsid`), as daemons start; returns once the
+/// intermediate process has been reaped. Must be called while the process
+/// has one thread. `child`'s result is the new process's exit status; in
+/// this process, `child` and what it captured are dropped.
+pub fn spawn_detached(what: &str, child: impl FnOnce() -> i32) -> Result<()> {
+    let pid = fork(what, || {
+        let _ = rustix::process::setsid();
+        match fork(what, child) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        }
+    })?;
+    wait(pid);
     Ok(())
 }
 
@@ -63,6 +84,26 @@ pub fn stderr_tty() -> Option<std::fs::File> {
     rustix::io::fcntl_dupfd_cloexec(stderr, 3)
         .ok()
         .map(std::fs::File::from)
+}
+
+/// Marks every fd above 2 close-on-exec, so an exec'd program inherits
+/// only 0, 1 and 2.
+pub fn cloexec_all_but_stdio() -> Result<()> {
+    let dir =
+        std::fs::read_dir("/proc/self/fd").map_err(|e| Error::sys("list open descriptors", e))?;
+    let fds: Vec<RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for raw in fds {
+        // SAFETY: borrowed only for the fcntl; a fd that closed meanwhile
+        // (the read_dir handle itself) just fails with EBADF.
+        let fd = unsafe { rustix::fd::BorrowedFd::borrow_raw(raw) };
+        if let Ok(flags) = fcntl_getfd(fd) {
+            let _ = fcntl_setfd(fd, flags | FdFlags::CLOEXEC);
+        }
+    }
+    Ok(())
 }
 
 /// Closes every fd above 2 that is not in `keep`.

@@ -1,10 +1,8 @@
 //! The Debian package: built with cargo-deb, installed with dpkg on this
 //! machine, used for real as the unprivileged user, then purged.
 
-mod common;
-
-use common::net::{self, Net};
-use common::{Cmd, Sandbox};
+use crate::common::net::{self, Net};
+use crate::common::{Cmd, Sandbox};
 use std::path::Path;
 use std::process::Command;
 

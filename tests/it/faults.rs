@@ -2,9 +2,7 @@
 //! away and comes back, many wraps at once. Real engine, wireguard-go peer,
 //! the unprivileged user; every run bounded in time.
 
-mod common;
-
-use common::net::{self, Net};
+use crate::common::net::{self, Net};
 use std::time::{Duration, Instant};
 
 /// A path MTU of 1300 (PPPoE, mobile, VPN in VPN) below the tunnel's: GSO
@@ -87,7 +85,7 @@ print(len(data), hashlib.sha256(data).hexdigest())",
 
 /// Downloads `url` into a file inside PROFILE and prints its size and sha256,
 /// then the server's sha256 of it.
-fn fetch_and_check(net: &Net, args: &[&str], max_time: u32) -> common::Out {
+fn fetch_and_check(net: &Net, args: &[&str], max_time: u32) -> crate::common::Out {
     let script = format!(
         "set -e
          curl -sS --max-time {max_time} -o blob http://{t}:8000/blob
@@ -101,7 +99,7 @@ fn fetch_and_check(net: &Net, args: &[&str], max_time: u32) -> common::Out {
 }
 
 /// The size and both checksums agree.
-fn assert_intact(out: &common::Out, size: usize) {
+fn assert_intact(out: &crate::common::Out, size: usize) {
     let lines: Vec<&str> = out.ok().lines().collect();
     assert_eq!(lines.len(), 3, "{out:?}");
     assert_eq!(lines[0].trim(), size.to_string(), "short download");
@@ -204,7 +202,7 @@ fn wait_for_handshake(net: &Net, within: Duration, what: &str) {
 }
 
 /// `curl URL` inside pinned namespace NAME.
-fn fetch_in(net: &Net, name: &str, url: &str, max_time: &str) -> common::Out {
+fn fetch_in(net: &Net, name: &str, url: &str, max_time: &str) -> crate::common::Out {
     let args = [
         "--join",
         name,

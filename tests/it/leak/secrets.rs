@@ -1,9 +1,7 @@
 //! No secret within PROG's reach: not in any environment, command line,
 //! readable memory or descriptor, not in the profile files.
 
-mod common;
-
-use common::net::{self, Net};
+use crate::common::net::{self, Net};
 
 /// A secret as secrets.py wants it: its bytes XOR 0x5a, in hex.
 fn disguised(base64_key: &str) -> String {
@@ -38,7 +36,7 @@ fn keys_are_nowhere_prog_can_read() {
     let by_path = net.sb.user_file("direct.conf", &profile, 0o600);
 
     let script = net.sb.root.join("secrets.py");
-    std::fs::write(&script, include_str!("common/secrets.py")).unwrap();
+    std::fs::write(&script, include_str!("../common/secrets.py")).unwrap();
     let needles = [disguised(&net.client.private), disguised(&psk)];
     // By name, the store is hidden; by path, that file is.
     let store_check = format!("echo hidden: $(ls -A {} | wc -l)", net.sb.store().display());
@@ -244,7 +242,7 @@ fn a_profile_on_standard_input_is_refused() {
         .user_file("work.conf", net.profile("198.19.0.0/24"), 0o600);
     for profile in ["/dev/stdin", file.to_str().unwrap()] {
         let script = format!("exec wg-wrap {profile} -- cat < {}", file.display());
-        let out = common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+        let out = crate::common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
             .in_netns(&net.host_ns)
             .args(["-c", &script])
             .run();
@@ -312,7 +310,7 @@ fn a_directory_on_standard_input_is_refused() {
     net.import("vpn", &net.profile("198.19.0.0/24"));
     let script =
         "exec wg-wrap vpn -- sh -c 'cat /proc/self/fd/0/.config/wg-wrap/profiles/vpn.conf' < $HOME";
-    let out = common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+    let out = crate::common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
         .in_netns(&net.host_ns)
         .args(["-c", script])
         .run();
@@ -336,7 +334,7 @@ fn a_profile_from_a_pipe_works_and_leaves_nothing_inside() {
         "exec wg-wrap -q <(cat {}) -- sh -c 'ls /proc/self/fd | wc -l; curl -sS --max-time 5 http://198.19.0.1:8000/token'",
         file.display()
     );
-    let out = common::Cmd::from(&net.sb, std::path::Path::new("/bin/bash"))
+    let out = crate::common::Cmd::from(&net.sb, std::path::Path::new("/bin/bash"))
         .in_netns(&net.host_ns)
         .args(["-c", &script])
         .run();

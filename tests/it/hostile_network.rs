@@ -1,10 +1,8 @@
 //! Anyone who can send UDP to the engine's port: forged handshake responses
 //! do not steer it, a flood of fake initiations does not starve it.
 
-mod common;
-
-use common::net::{self, Net};
-use common::{Cmd, Sandbox, User};
+use crate::common::net::{self, Net};
+use crate::common::{Cmd, Sandbox, User};
 use std::path::Path;
 
 /// The engine's UDP port: the one UDP socket in the host netns with a process.

@@ -1,9 +1,7 @@
 //! Nothing gets out: without a working tunnel PROG reaches nothing, and it
 //! cannot change the tunnel.
 
-mod common;
-
-use common::net::{self, Net};
+use crate::common::net::{self, Net};
 use std::time::{Duration, Instant};
 
 /// A server netns with HTTP (tcp 8000) and UDP echo (9999), and the probes.
@@ -30,7 +28,7 @@ fn assert_host_reaches_the_server(net: &Net) {
         .into_iter()
         .filter(|t| t.contains("198.18.") || t.contains("fd00:18:"))
         .collect();
-    let out = common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
+    let out = crate::common::Cmd::from(&net.sb, std::path::Path::new("/usr/bin/python3"))
         .in_netns(&net.host_ns)
         .arg(&probe)
         .args(&targets)
@@ -43,7 +41,7 @@ fn assert_host_reaches_the_server(net: &Net) {
     }
 }
 
-fn assert_nothing_reached(out: &common::Out, expected: usize) {
+fn assert_nothing_reached(out: &crate::common::Out, expected: usize) {
     let verdicts = verdicts(out.ok());
     assert_eq!(verdicts.len(), expected, "{out:?}");
     for (verdict, target) in verdicts {
@@ -143,7 +141,7 @@ fn after_the_engine_is_killed_prog_runs_on_and_reaches_nothing() {
     );
     let probes = &text["token\n".len()..text.len() - "alive\n".len()];
     assert_nothing_reached(
-        &common::Out {
+        &crate::common::Out {
             code: 0,
             stdout: probes.to_string(),
             stderr: String::new(),

@@ -1,5 +1,13 @@
-//! The runtime directory: `$XDG_RUNTIME_DIR/wg-wrap/` (0700).
+//! Runtime state: everything under the runtime directory,
+//! `$XDG_RUNTIME_DIR/wg-wrap/` (0700):
+//! - `registry`: `live/PID` for every running engine, `pins/NAME` for
+//!   pinned namespaces;
+//! - `status`: the engines' status sockets, `engine-PID.sock`, and their
+//!   protocol (both sides);
+//! - `listing`: a live namespace as `wg-wrap status` and `wg-pin --list`
+//!   show it.
 //!
+//! This file finds the directory.
 //! Without XDG_RUNTIME_DIR (cron, sudo): `/run/user/$UID/wg-wrap` if
 //! `/run/user/$UID` exists, else `/tmp/wg-wrap-$UID`. A program inside
 //! cannot move either away (it sees the directory read-only, and cannot
@@ -9,8 +17,12 @@
 //! Whatever the place, it is refused unless it is a real directory owned
 //! by the caller.
 
+pub mod listing;
+pub mod registry;
+pub mod status;
+
 use crate::error::{Error, Result};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// Finds (and creates) this user's runtime directory.
@@ -30,7 +42,7 @@ pub fn dir() -> Result<PathBuf> {
             }
         }
     };
-    ensure_private(&dir, uid)?;
+    private(&dir)?;
     Ok(dir)
 }
 
@@ -41,7 +53,9 @@ pub fn dir() -> Result<PathBuf> {
 pub fn shared_fallback() -> Option<PathBuf> {
     let uid = rustix::process::getuid().as_raw();
     let tmp = PathBuf::from(format!("/tmp/wg-wrap-{uid}"));
-    ensure_private(&tmp, uid).ok().map(|()| tmp)
+    crate::files::private_dir(&tmp, "runtime directory", crate::files::Links::Refuse)
+        .ok()
+        .map(|()| tmp)
 }
 
 /// Every runtime directory this user may have, that exists and is theirs
@@ -87,26 +101,8 @@ fn cache_dir() -> Result<PathBuf> {
     Ok(cache)
 }
 
-/// Creates `dir` 0700, or checks an existing one is a real directory of ours.
-pub fn ensure_private(dir: &Path, uid: u32) -> Result<()> {
-    let fail = |e| Error::sys(format_args!("use runtime directory {}", dir.display()), e);
-    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => return Ok(()),
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
-            return Err(fail(e).hint("set XDG_RUNTIME_DIR to a directory of yours"));
-        }
-        Err(_) => {}
-    }
-    let meta = std::fs::symlink_metadata(dir).map_err(fail)?;
-    if !meta.is_dir() || meta.uid() != uid {
-        return Err(Error::new(format!(
-            "cannot use runtime directory {}: not a directory owned by you",
-            dir.display()
-        ))
-        .hint("remove it, or set XDG_RUNTIME_DIR to a directory of yours"));
-    }
-    if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(fail)?;
-    }
-    Ok(())
+/// The runtime directory made private, or why not (with what to do).
+pub fn private(dir: &Path) -> Result<()> {
+    crate::files::private_dir(dir, "runtime directory", crate::files::Links::Refuse)
+        .map_err(|e| e.hint("remove it, or set XDG_RUNTIME_DIR to a directory of yours"))
 }

@@ -1,10 +1,8 @@
 //! Published ports: `--publish [HOSTADDR:]HOSTPORT:PORT[/tcp|/udp]` makes a
 //! server inside reachable from the host, and nothing else.
 
-mod common;
-
-use common::Cmd;
-use common::net::Net;
+use crate::common::Cmd;
+use crate::common::net::Net;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,7 +14,7 @@ fn ports_py(net: &Net) -> PathBuf {
 }
 
 /// `python3 ports.py ARGS` as the user on the host side (the test's netns).
-fn on_host(net: &Net, args: &[&str]) -> common::Out {
+fn on_host(net: &Net, args: &[&str]) -> crate::common::Out {
     Cmd::from(&net.sb, Path::new("/usr/bin/python3"))
         .in_netns(&net.host_ns)
         .arg(ports_py(net))
@@ -26,7 +24,7 @@ fn on_host(net: &Net, args: &[&str]) -> common::Out {
 
 /// A wrapped web UI (python's http.server on 127.0.0.1:8000 inside) with
 /// `--publish` flags, run for `seconds`.
-fn web_ui(net: &Net, publish: &[&str], seconds: u32) -> common::Running {
+fn web_ui(net: &Net, publish: &[&str], seconds: u32) -> crate::common::Running {
     let dir = net.sb.home.join("www");
     std::fs::create_dir_all(&dir).unwrap();
     net.sb.chown(&dir);

@@ -3,9 +3,7 @@
 //! no new handshake); a profile with the same key but other addresses is
 //! refused; concurrent starts end in one namespace.
 
-mod common;
-
-use common::net::{self, Net};
+use crate::common::net::{self, Net};
 
 fn latest_handshake(net: &Net) -> String {
     net.sh(

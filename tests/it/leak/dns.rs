@@ -1,11 +1,9 @@
 //! DNS inside: the profile's servers, for PROG's whole life, through the
 //! tunnel; the host's resolver sockets out of reach.
 
-mod common;
+use crate::common::net::{self, Net};
 
-use common::net::{self, Net};
-
-fn host_layout(cmd: common::Cmd, setup: &str) -> common::Cmd {
+fn host_layout(cmd: crate::common::Cmd, setup: &str) -> crate::common::Cmd {
     cmd.in_host_layout(setup)
 }
 

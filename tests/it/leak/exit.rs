@@ -1,9 +1,7 @@
 //! Clean exit: signals end PROG as they would without wg-wrap, the engine
 //! follows, and nothing is left; a daemonizing PROG keeps its tunnel.
 
-mod common;
-
-use common::net::{self, Net};
+use crate::common::net::{self, Net};
 use std::time::{Duration, Instant};
 
 /// Waits until no engine of this sandbox is left; returns how long that took.
@@ -43,7 +41,7 @@ fn sigint_and_sigterm_end_prog_as_without_wg_wrap_and_nothing_is_left() {
     let mounts_before = host_mounts_of_wg_wrap();
     for signal in ["INT", "TERM"] {
         // Without wg-wrap, for reference.
-        let bare = common::Cmd::from(&net.sb, std::path::Path::new("/bin/sleep"))
+        let bare = crate::common::Cmd::from(&net.sb, std::path::Path::new("/bin/sleep"))
             .arg("30")
             .spawn();
         std::thread::sleep(Duration::from_millis(200));

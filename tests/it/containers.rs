@@ -5,9 +5,7 @@
 //! Inside, DNS is exactly the profile's for PROG's whole life, and the rest
 //! of /etc reads as on the host.
 
-mod common;
-
-use common::net::{self, Net};
+use crate::common::net::{self, Net};
 
 /// A layout: the script that builds it (on a writable copy of /etc; `D` is
 /// scratch space of the user's) and the host's resolv.conf update that
@@ -217,7 +215,7 @@ fn a_wrapped_fetch_inside_a_rootless_podman_container() {
     let made = std::process::Command::new("sh")
         .arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/common/mkroot.sh"
+            "/tests/it/common/mkroot.sh"
         ))
         .arg(&rootfs)
         .arg(&sb.user.name)
@@ -259,7 +257,7 @@ fn a_wrapped_fetch_inside_a_rootless_podman_container() {
     for flags in [&toolbox[..], &plain[..]] {
         // runc and cgroupfs: the machines this runs on have hybrid cgroups,
         // which crun refuses.
-        let out = common::Cmd::from(sb, std::path::Path::new("/usr/bin/podman"))
+        let out = crate::common::Cmd::from(sb, std::path::Path::new("/usr/bin/podman"))
             .in_netns(&net.host_ns)
             .args(["--runtime=runc", "--cgroup-manager=cgroupfs", "run", "--rm"])
             .args(flags)

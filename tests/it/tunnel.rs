@@ -1,9 +1,7 @@
 //! The tunnel as a user sees it: wg-wrap as an unprivileged user in a "host"
 //! netns, wireguard-go as the server in another.
 
-mod common;
-
-use common::net::{self, Net};
+use crate::common::net::{self, Net};
 use std::time::{Duration, Instant};
 
 fn token() -> String {
@@ -154,7 +152,7 @@ for i in range(30):
     let server_ns = net.server_ns.clone();
     let sending = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
-        common::net::run_ok(
+        crate::common::net::run_ok(
             std::process::Command::new("ip")
                 .args(["netns", "exec", &server_ns, "python3", "-c", &sender]),
         );
@@ -267,7 +265,7 @@ for i in range(30):
     except socket.timeout: pass",
                 net::CLIENT_TUN
             );
-            common::net::run_ok(
+            crate::common::net::run_ok(
                 std::process::Command::new("ip")
                     .args(["netns", "exec", &server_ns, "python3", "-c", &script]),
             )
@@ -276,7 +274,7 @@ for i in range(30):
         assert!(first.contains("pong-one"), "{first}");
         // The server moves to a new port: its packets now come from there,
         // and only a peer that roams with them can answer.
-        common::net::run_ok(std::process::Command::new("ip").args([
+        crate::common::net::run_ok(std::process::Command::new("ip").args([
             "netns",
             "exec",
             &server_ns,

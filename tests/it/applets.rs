@@ -1,8 +1,6 @@
 //! The multi-call binary: dispatch, --help, --version, --install.
 
-mod common;
-
-use common::{Sandbox, sample_profile};
+use crate::common::{Sandbox, sample_profile};
 use std::fs;
 
 #[test]
@@ -80,7 +78,7 @@ fn install_makes_working_links_idempotently() {
         let link = dir.join(&applet);
         let target = fs::read_link(&link).unwrap();
         assert_eq!(target, sb.bin.join("wg-wrap"), "{applet}");
-        let out = common::Cmd::from(&sb, &link).arg("--version").run();
+        let out = crate::common::Cmd::from(&sb, &link).arg("--version").run();
         assert_eq!(
             out.ok(),
             format!("{applet} {}\n", env!("CARGO_PKG_VERSION"))
@@ -90,13 +88,13 @@ fn install_makes_working_links_idempotently() {
     sb.cmd("wg-wrap").arg("--install").arg(&dir).run().ok();
     // The links work as applets.
     let file = sb.user_file("work.conf", sample_profile(), 0o600);
-    common::Cmd::from(&sb, &dir.join("wg-profile"))
+    crate::common::Cmd::from(&sb, &dir.join("wg-profile"))
         .args(["import"])
         .arg(&file)
         .run()
         .ok();
     assert_eq!(
-        common::Cmd::from(&sb, &dir.join("wg-profile"))
+        crate::common::Cmd::from(&sb, &dir.join("wg-profile"))
             .arg("list")
             .run()
             .ok(),
@@ -195,7 +193,7 @@ fn a_closed_pipe_changes_no_exit_status() {
         w = wrap.display(),
         h = sb.home.display()
     );
-    common::Cmd::from(&sb, std::path::Path::new("/bin/sh"))
+    crate::common::Cmd::from(&sb, std::path::Path::new("/bin/sh"))
         .args(["-c", &script])
         .run();
     let read = |name: &str| fs::read_to_string(sb.home.join(name)).unwrap_or_default();
@@ -206,7 +204,7 @@ fn a_closed_pipe_changes_no_exit_status() {
 /// Everyday mistakes, each one line that names the real mistake.
 #[test]
 fn everyday_mistakes_say_what_to_do() {
-    let net = common::net::Net::with_wireguard_go_server();
+    let net = crate::common::net::Net::with_wireguard_go_server();
     net.import("work", &net.profile("198.19.0.0/24"));
     // The pin's name forgotten: "work" became the pin's name.
     net.wrap(&["--pin", "work", "--", "true"]).run().fails(

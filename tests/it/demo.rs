@@ -1,8 +1,6 @@
 //! examples/loopback-demo.sh, run as the unprivileged user, as README says.
 
-mod common;
-
-use common::Sandbox;
+use crate::common::Sandbox;
 
 #[test]
 fn loopback_demo_fetches_through_the_tunnel() {
@@ -13,7 +11,7 @@ fn loopback_demo_fetches_through_the_tunnel() {
         &demo,
     )
     .unwrap();
-    let out = common::Cmd::from(&sb, std::path::Path::new("/bin/sh"))
+    let out = crate::common::Cmd::from(&sb, std::path::Path::new("/bin/sh"))
         .arg(&demo)
         .env("WG_WRAP", sb.bin.join("wg-wrap"))
         .run();

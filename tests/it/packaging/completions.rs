@@ -1,9 +1,8 @@
-//! Shell completions: bash completes applets, options, profiles and pins;
-//! the zsh and fish files parse.
+//! Shell completions, in bash, zsh and fish: applets, options, profiles
+//! and pins, asked of the binary by the scripts `--completions` prints (and
+//! packaging/completions holds).
 
-mod common;
-
-use common::{Cmd, Sandbox, sample_profile};
+use crate::common::{Cmd, Sandbox, sample_profile};
 use std::path::Path;
 
 const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/completions");
@@ -84,7 +83,10 @@ fn fish_completes_the_same_places() {
     let file = sb.user_file("work.conf", sample_profile(), 0o600);
     sb.cmd("wg-profile").arg("import").arg(&file).run().ok();
     assert_eq!(complete_fish(&sb, "wg-wrap status "), ["work"]);
-    assert_eq!(complete_fish(&sb, "wg-wrap --pin x "), ["work"]);
+    assert_eq!(
+        complete_fish(&sb, "wg-wrap --pin x "),
+        ["work", "work.conf"]
+    );
     assert!(complete_fish(&sb, "wg-wrap --join dl -- cur").contains(&"curl".to_string()));
     assert!(complete_fish(&sb, "wg-wrap --join dl cur").contains(&"curl".to_string()));
     assert_eq!(
@@ -93,8 +95,80 @@ fn fish_completes_the_same_places() {
     );
 }
 
+/// What zsh offers for `line`: the script run in zsh with `words` and
+/// `CURRENT` set as the completion system sets them, and its builtins
+/// (compadd, _files, _command_names) replaced by ones that print.
+fn complete_zsh(sb: &Sandbox, line: &str) -> Vec<String> {
+    let mut words: Vec<&str> = line.split(' ').collect();
+    let prefix = words.last().copied().unwrap_or_default();
+    let quoted: Vec<String> = words.drain(..).map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "compadd() {{ while (( $# )); do [[ $1 == -a ]] && {{ shift; print -l -- \"${{(@P)1}}\"; }}; shift; done }}
+         _command_names() {{ print -l -- ${{(k)commands[(I){prefix}*]}} }}
+         _files() {{ print -l -- {prefix}*(N) }}
+         _directories() {{ print -l -- {prefix}*(N/) }}
+         words=({}); CURRENT=${{#words}}; PREFIX='{prefix}'
+         source {DIR}/_wg-wrap",
+        quoted.join(" ")
+    );
+    let out = Cmd::from(sb, Path::new("/usr/bin/zsh"))
+        .args(["-f", "-c", &script])
+        .run();
+    let mut found: Vec<String> = out
+        .ok()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// zsh: the same places as bash and fish.
 #[test]
-fn zsh_and_fish_completions_parse() {
+fn zsh_completes_the_same_places() {
+    let sb = Sandbox::new();
+    let file = sb.user_file("work.conf", sample_profile(), 0o600);
+    sb.cmd("wg-profile").arg("import").arg(&file).run().ok();
+    assert_eq!(complete_zsh(&sb, "wg-wrap wo"), ["work", "work.conf"]);
+    assert_eq!(complete_zsh(&sb, "wg-wrap status "), ["work"]);
+    assert_eq!(complete_zsh(&sb, "wg-wrap --pin x "), ["work", "work.conf"]);
+    assert!(complete_zsh(&sb, "wg-wrap --join dl -- cur").contains(&"curl".to_string()));
+    assert!(complete_zsh(&sb, "wg-wrap --join dl cur").contains(&"curl".to_string()));
+    assert_eq!(
+        complete_zsh(&sb, "wg-pin --"),
+        ["--help", "--json", "--list", "--remove", "--version"]
+    );
+    assert_eq!(complete_zsh(&sb, "wg-up "), ["wg-exec", "wg-pin"]);
+    assert_eq!(complete_zsh(&sb, "wg-profile show "), ["work"]);
+}
+
+/// The scripts packaged are the ones the binary prints, and they parse.
+#[test]
+fn packaged_scripts_are_the_generated_ones_and_parse() {
+    let sb = Sandbox::new();
+    for (shell, file) in [
+        ("bash", "wg-wrap.bash"),
+        ("zsh", "_wg-wrap"),
+        ("fish", "wg-wrap.fish"),
+    ] {
+        let generated = sb.cmd("wg-wrap").args(["--completions", shell]).run();
+        let path = format!("{DIR}/{file}");
+        let packaged = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            generated.ok(),
+            packaged,
+            "{path} drifted: regenerate it with `wg-wrap --completions {shell} > {path}`"
+        );
+    }
+    sb.cmd("wg-wrap")
+        .args(["--completions", "tcsh"])
+        .run()
+        .fails(
+            125,
+            "wg-wrap: no completions for \"tcsh\" (give bash, zsh or fish)",
+        );
     let zsh = std::process::Command::new("zsh")
         .args(["-n", &format!("{DIR}/_wg-wrap")])
         .status()

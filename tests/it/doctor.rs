@@ -1,9 +1,7 @@
 //! `wg-wrap doctor`: every check, passing here and made to fail in a
 //! namespace or an environment of the test's own.
 
-mod common;
-
-use common::Sandbox;
+use crate::common::Sandbox;
 
 fn line<'a>(text: &'a str, what: &str) -> &'a str {
     text.lines()
@@ -196,11 +194,11 @@ fn optional_tools_missing_is_only_a_note() {
 fn another_user_cannot_take_the_runtime_directory_first() {
     // The victim is the second test user (the first one's /tmp fallback is
     // another test's), the squatter the first.
-    let sb = Sandbox::for_user(common::User::other());
+    let sb = Sandbox::for_user(crate::common::User::other());
     if std::path::Path::new(&format!("/run/user/{}", sb.user.uid)).is_dir() {
         return;
     }
-    let squatter = common::User::test();
+    let squatter = crate::common::User::test();
     let squatted = std::path::PathBuf::from(format!("/tmp/wg-wrap-{}", sb.user.uid));
     let made = std::fs::create_dir(&squatted).is_ok();
     std::os::unix::fs::chown(&squatted, Some(squatter.uid), Some(squatter.gid)).unwrap();
@@ -252,7 +250,7 @@ fn seccomp_and_apparmor_refusals_are_named() {
             line(&doctor.stdout, "user namespaces").starts_with(&want),
             "{doctor:?}"
         );
-        let profile = sb.user_file("p.conf", common::sample_profile(), 0o600);
+        let profile = sb.user_file("p.conf", crate::common::sample_profile(), 0o600);
         let run = sb
             .cmd("wg-wrap")
             .arg(&profile)
