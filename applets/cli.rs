@@ -74,3 +74,69 @@ fn with_version_line(name: &str, help: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small applet's options.
+    #[derive(argh::FromArgs, Debug)]
+    /// Test.
+    struct Opts {
+        /// seconds
+        #[argh(option)]
+        wait: Option<u64>,
+        /// the rest
+        #[argh(positional, greedy)]
+        rest: Vec<String>,
+    }
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn a_usage_error_is_one_lowercase_line_with_the_help_hint() {
+        let Err(err) = parse::<Opts>("wg-x", &args(&["--nope"])) else {
+            panic!()
+        };
+        assert_eq!(
+            err.to_string(),
+            "unrecognized argument: --nope (try 'wg-x --help')"
+        );
+        let Err(err) = parse::<Opts>("wg-x", &args(&["--wait", "soon"])) else {
+            panic!()
+        };
+        assert!(
+            err.to_string().starts_with("error parsing option '--wait'"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_lone_dash_is_standard_input_and_the_tail_keeps_the_bytes() {
+        use std::os::unix::ffi::OsStringExt;
+        let given = vec![
+            "--wait".into(),
+            "3".into(),
+            "-".into(),
+            OsString::from_vec(vec![0xff, b'x']),
+        ];
+        let Ok(Parsed::Run(opts)) = parse::<Opts>("wg-x", &given) else {
+            panic!()
+        };
+        assert_eq!(opts.wait, Some(3));
+        assert_eq!(opts.rest[0], STDIN);
+        assert_eq!(
+            tail(&given, opts.rest.len())[1],
+            OsString::from_vec(vec![0xff, b'x'])
+        );
+    }
+
+    #[test]
+    fn help_lists_version_and_wg_wrap_its_words() {
+        assert!(help_text::<Opts>("wg-x").contains("  --version"));
+        assert!(!help_text::<Opts>("wg-x").contains("Commands:"));
+        assert!(help_text::<Opts>("wg-wrap").contains("Commands:\n  status [NAME]"));
+    }
+}

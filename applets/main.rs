@@ -133,3 +133,35 @@ fn main() -> ExitCode {
     }
     ExitCode::from(run(applet, args))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The chain's grammar names each link's options that take a value;
+    /// they are the ones its `Args` declares.
+    #[test]
+    fn the_grammar_knows_each_links_valued_options() {
+        for link in wg_wrap::chain::links::LINKS {
+            let applet = find(link.applet).unwrap();
+            let valued: Vec<&str> = ((applet.info)().flags.iter())
+                .filter(|f| matches!(f.kind, argh::FlagInfoKind::Option { .. }))
+                .map(|f| f.long)
+                .collect();
+            let chain_options: Vec<&str> = match link.applet {
+                // wg-pin's --remove ends a pin; it is never part of a chain.
+                "wg-pin" => valued.into_iter().filter(|v| *v != "--remove").collect(),
+                _ => valued,
+            };
+            assert_eq!(chain_options, link.valued, "{}", link.applet);
+        }
+    }
+
+    #[test]
+    fn reserved_names_cover_applets_and_words() {
+        let reserved = reserved_names();
+        for name in ["wg-up", "up", "status", "doctor", "help", "--man"] {
+            assert!(reserved.contains(&name), "{name}");
+        }
+    }
+}

@@ -133,3 +133,53 @@ fn with_placeholder(term: &str, usage: &str) -> String {
         None => term.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roff_escapes_backslashes_dashes_and_leading_dots() {
+        assert_eq!(roff("--pin a\\b"), "\\-\\-pin a\\eb");
+        assert_eq!(roff(".SH x"), "\\&.SH x");
+        assert_eq!(roff("'quote"), "\\&'quote");
+        assert_eq!(lines("a\nb"), "a\n.br\nb\n.br\n");
+    }
+
+    #[test]
+    fn options_get_the_placeholder_of_the_usage_line() {
+        let usage = "wg-wrap [--join <NAME>] [--publish <SPEC...>] [-q]";
+        assert_eq!(with_placeholder("--join", usage), "--join NAME");
+        assert_eq!(with_placeholder("--publish", usage), "--publish SPEC");
+        assert_eq!(with_placeholder("-q, --quiet", usage), "-q, --quiet");
+    }
+
+    #[test]
+    fn every_page_has_every_section_and_the_chain_variables() {
+        for applet in crate::APPLETS {
+            let help = crate::help(applet.name).unwrap();
+            let page = page(applet, &help, "0");
+            for section in [
+                ".SH NAME",
+                ".SH SYNOPSIS",
+                ".SH OPTIONS",
+                ".SH \"EXIT STATUS\"",
+                ".SH ENVIRONMENT",
+                ".SH \"SEE ALSO\"",
+            ] {
+                assert!(page.contains(section), "{}: no {section}", applet.name);
+            }
+            for var in wg_wrap::chain::vars::ALL
+                .iter()
+                .filter(|v| v.set_by.contains(&applet.name))
+            {
+                assert!(
+                    page.contains(&roff(var.name)),
+                    "{}: {} missing",
+                    applet.name,
+                    var.name
+                );
+            }
+        }
+    }
+}

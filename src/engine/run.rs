@@ -460,19 +460,7 @@ impl Net {
         let mut i = 0;
         while i < segments.len() {
             let first = segments[i];
-            let mut end = first.offset + first.len;
-            let mut j = i + 1;
-            while j < segments.len()
-                && j - i < udp::MAX_SEGMENTS
-                && segments[j].to == first.to
-                && segments[j].offset == end
-                && segments[j - 1].len == first.len
-                && segments[j].len <= first.len
-                && end + segments[j].len <= GSO_MAX_BYTES
-            {
-                end += segments[j].len;
-                j += 1;
-            }
+            let (j, end) = gso_run(segments, i);
             let mut sent = false;
             if j - i > 1 && self.gso && self.fits(first.len) {
                 let to = self.to_socket(first.to);
@@ -507,6 +495,28 @@ impl Net {
             i = j;
         }
     }
+}
+
+/// The GSO run that starts at `segments[i]`: equal-sized segments to one
+/// endpoint, laid end to end (the last may be shorter), at most
+/// `udp::MAX_SEGMENTS` of them and `GSO_MAX_BYTES` in all. Returns the index
+/// after its last segment and the offset where its bytes end.
+fn gso_run(segments: &[Segment], i: usize) -> (usize, usize) {
+    let first = segments[i];
+    let mut end = first.offset + first.len;
+    let mut j = i + 1;
+    while j < segments.len()
+        && j - i < udp::MAX_SEGMENTS
+        && segments[j].to == first.to
+        && segments[j].offset == end
+        && segments[j - 1].len == first.len
+        && segments[j].len <= first.len
+        && end + segments[j].len <= GSO_MAX_BYTES
+    {
+        end += segments[j].len;
+        j += 1;
+    }
+    (j, end)
 }
 
 /// Writes decrypted packets (each behind `head` bytes of room) to the TUN.
@@ -594,5 +604,54 @@ mod tests {
         // While lingering the timerfd ticks every 50 ms: not every one is due.
         assert!(!timers_due(LINGER_TICK));
         assert!(!timers_due(TIMER_TICK - LINGER_TICK));
+    }
+
+    /// Segments of `sizes` laid end to end, to `to[i]` (or the first).
+    fn laid(sizes: &[usize], to: &[u16]) -> Vec<Segment> {
+        let mut offset = 0;
+        (sizes.iter().enumerate())
+            .map(|(i, &len)| {
+                let port = to.get(i).copied().unwrap_or(to[0]);
+                let segment = Segment {
+                    offset,
+                    len,
+                    to: SocketAddr::from(([198, 18, 0, 1], port)),
+                };
+                offset += len;
+                segment
+            })
+            .collect()
+    }
+
+    fn runs(segments: &[Segment]) -> Vec<usize> {
+        let mut i = 0;
+        let mut counts = Vec::new();
+        while i < segments.len() {
+            let (j, end) = gso_run(segments, i);
+            assert_eq!(end, segments[j - 1].offset + segments[j - 1].len);
+            counts.push(j - i);
+            i = j;
+        }
+        counts
+    }
+
+    #[test]
+    fn gso_runs_are_equal_sizes_to_one_endpoint_the_last_shorter() {
+        assert_eq!(runs(&laid(&[1452, 1452, 1452, 300], &[1])), [4]);
+        // A shorter one ends the run; a longer one after it starts the next.
+        assert_eq!(runs(&laid(&[1452, 300, 1452], &[1])), [2, 1]);
+        // Another endpoint starts a run.
+        assert_eq!(runs(&laid(&[1452, 1452, 1452], &[1, 1, 2])), [2, 1]);
+        // A gap (a segment not right after the previous) starts a run.
+        let mut gap = laid(&[1452, 1452], &[1]);
+        gap[1].offset += 16;
+        assert_eq!(runs(&gap), [1, 1]);
+        // At most MAX_SEGMENTS and GSO_MAX_BYTES in a run.
+        assert_eq!(
+            runs(&laid(&[100; 70], &[1])),
+            [udp::MAX_SEGMENTS, 70 - udp::MAX_SEGMENTS]
+        );
+        let big = GSO_MAX_BYTES / 1452;
+        assert_eq!(runs(&laid(&vec![1452; big + 1], &[1])), [big, 1]);
     }
 }
