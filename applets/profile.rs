@@ -224,7 +224,7 @@ fn summary(conf: &Conf) -> String {
 fn edit_profile(store: &Store, name: &str) -> Result<(), Error> {
     let old = store.read(name)?;
     let copy = store.dir().join(format!(".{name}.edit-{}.conf", std::process::id()));
-    wg_wrap::files::write_atomic(&copy, old.as_bytes())?;
+    wg_wrap::files::write_atomic(&copy, old.as_bytes(), wg_wrap::files::Durability::Durable)?;
     let edited = run_editor(&copy).and_then(|()| conf::read_file(&copy));
     let _ = std::fs::remove_file(&copy);
     let new = edited?;

@@ -48,9 +48,19 @@ pub fn private_dir(dir: &Path, what: &str, links: Links) -> Result<()> {
     Ok(())
 }
 
+/// Whether a replaced file must survive a crash of the machine.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Synced to disk with its directory (profiles).
+    Durable,
+    /// Runtime state, gone at reboot anyway: no sync (an fsync costs a
+    /// millisecond on a disk-backed runtime directory, at every start).
+    Volatile,
+}
+
 /// Replaces `path` with `bytes` (mode 0600) so that readers see the old file
 /// or the new one, never a mix; on failure the old file is untouched.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+pub fn write_atomic(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path.file_name().unwrap_or(OsStr::new("file"));
     let mut tmp_name = OsStr::new(".").to_os_string();
@@ -66,14 +76,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .mode(0o600)
             .open(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durability == Durability::Durable {
+            file.sync_all()?;
+        }
         fs::rename(&tmp, path)
     })();
     if let Err(e) = result {
         let _ = fs::remove_file(&tmp);
         return Err(fail(e));
     }
-    sync_dir(dir);
+    if durability == Durability::Durable {
+        sync_dir(dir);
+    }
     Ok(())
 }
 
@@ -105,8 +119,8 @@ mod tests {
             refused.to_string().contains("not a directory owned by you"),
             "{refused}"
         );
-        write_atomic(&dir.join("f"), b"one").unwrap();
-        write_atomic(&dir.join("f"), b"two").unwrap();
+        write_atomic(&dir.join("f"), b"one", Durability::Durable).unwrap();
+        write_atomic(&dir.join("f"), b"two", Durability::Volatile).unwrap();
         assert_eq!(fs::read(dir.join("f")).unwrap(), b"two");
         assert_eq!(fs::metadata(dir.join("f")).unwrap().mode() & 0o777, 0o600);
         assert_eq!(

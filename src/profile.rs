@@ -166,7 +166,7 @@ impl Store {
         }
         crate::live::registry::check_store_unmoved(&self.root)?;
         self.make_dirs()?;
-        files::write_atomic(&path, text.as_bytes())?;
+        files::write_atomic(&path, text.as_bytes(), files::Durability::Durable)?;
         Ok(path)
     }
 

@@ -117,7 +117,13 @@ pub fn take_conf() -> Result<crate::conf::Conf> {
     use std::os::unix::fs::FileExt;
     let fd = CONF_FD.take_fd()?;
     let file = std::fs::File::from(fd);
-    let mut bytes = vec![0u8; crate::conf::MAX_SIZE as usize];
+    // Sealed: its size is final. One buffer of that size (no growth, which
+    // would leave copies of the keys behind), zeroed after.
+    let size = (file.metadata())
+        .map_err(|e| Error::sys("read the profile from wg-unshare", e))?
+        .len()
+        .min(crate::conf::MAX_SIZE);
+    let mut bytes = vec![0u8; size as usize + 1];
     let mut len = 0;
     loop {
         let n = file
@@ -129,7 +135,7 @@ pub fn take_conf() -> Result<crate::conf::Conf> {
         }
         len += n;
     }
-    let text = String::from_utf8(bytes[..len].to_vec());
+    let text = String::from_utf8(bytes[..len.min(size as usize)].to_vec());
     zeroize::Zeroize::zeroize(&mut bytes);
     let mut text = text.map_err(|_| Error::new("the profile from wg-unshare is not text"))?;
     let parsed = crate::conf::Conf::parse(&text, "the profile from wg-unshare");

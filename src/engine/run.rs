@@ -125,7 +125,6 @@ impl Engine {
         let vnet = tun.tcp_gso();
         let mtu = tun.mtu().map_or(1420, usize::from);
         let room = mtu + 64;
-        let head = if vnet { VIRTIO_NET_HDR_LEN } else { 0 };
         Ok(Engine {
             reported: vec![false; core.peers().list.len()],
             core,
@@ -153,10 +152,9 @@ impl Engine {
             inbound: Inbound {
                 datagrams: vec![0u8; udp::MAX_BATCH * BUF],
                 received: Vec::with_capacity(udp::MAX_BATCH),
-                // tun-rs coalesces only within a slot's capacity.
-                slots: (0..IDEAL_BATCH_SIZE)
-                    .map(|_| Vec::with_capacity(head + BUF))
-                    .collect(),
+                // Each gets its room on first use (an idle engine holds
+                // none of it): tun-rs coalesces only within a slot's capacity.
+                slots: (0..IDEAL_BATCH_SIZE).map(|_| Vec::new()).collect(),
                 gro: tun_rs::GROTable::default(),
                 scratch: vec![0u8; BUF],
             },
@@ -357,6 +355,9 @@ impl Engine {
                 // write is cut off below, and tun-rs writes the header, so a
                 // slot is only lengthened, never cleared.
                 let need = head + chunk.len().max(148);
+                if slot.capacity() < head + BUF {
+                    slot.reserve_exact(head + BUF - slot.len());
+                }
                 if slot.len() < need {
                     slot.resize(need, 0);
                 }

@@ -4,7 +4,7 @@
 //! engine by pid *and* start time, so a reused pid is never taken for it.
 
 use crate::error::{Error, Result};
-use crate::files::{self, write_atomic};
+use crate::files::{self, Durability, write_atomic};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -234,7 +234,7 @@ impl Dir {
         let tmp = self
             .path
             .join(format!(".{name}.new-{}", std::process::id()));
-        write_atomic(&tmp, entry.to_text().as_bytes())?;
+        write_atomic(&tmp, entry.to_text().as_bytes(), Durability::Volatile)?;
         for _ in 0..2 {
             match fs::hard_link(&tmp, &path) {
                 Ok(()) => {
