@@ -29,11 +29,10 @@ pub struct Lifetime {
     /// the engine may give after PROG ended: data dropped at [`MAX_DRAIN`].
     tty: Option<std::fs::File>,
     /// The engine's live entry, and its identity's lock (see `identity`):
-    /// the engine ends only holding the lock, with its entry gone, so a
-    /// `wg-wrap` of the same identity never joins a namespace that is ending.
+    /// the engine removes its entry holding the lock, so a `wg-wrap` of the
+    /// same identity never joins a namespace that is ending.
     live: crate::live::registry::Dir,
     lock_path: Option<std::path::PathBuf>,
-    ending_lock: Option<OwnedFd>,
     /// Processes of the engine's own (the port relay) that do not keep it.
     helpers: Vec<u32>,
 }
@@ -58,7 +57,6 @@ impl Lifetime {
             tty,
             live: crate::live::registry::Dir::live(runtime),
             lock_path: Some(crate::identity::lock_path(runtime, identity)),
-            ending_lock: None,
             helpers: Vec::new(),
         })
     }
@@ -124,6 +122,7 @@ impl Lifetime {
     /// removes the live entry: from then on nobody joins.
     fn claim_end(&mut self) -> bool {
         use rustix::fs::{FlockOperation, Mode, OFlags};
+        let mut lock = None;
         if let Some(path) = &self.lock_path {
             let flags = OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
             let Ok(fd) = rustix::fs::open(path, flags, Mode::from_raw_mode(0o600)) else {
@@ -137,9 +136,13 @@ impl Lifetime {
             }
             // Gone with the engine, as every runtime file (see `identity::lock`).
             let _ = std::fs::remove_file(path);
-            self.ending_lock = Some(fd);
+            lock = Some(fd);
         }
         self.live.remove(&self.own_pid.to_string());
+        // Released now, not at exit: the entry is gone, so nobody joins, and
+        // the rest of the end (the TUN's unregistering waits for RCU grace
+        // periods) would hold up every start of this identity.
+        drop(lock);
         true
     }
 
