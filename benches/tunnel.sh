@@ -28,6 +28,12 @@
 #   m   path MTU 1300 (both veth ends), below the tunnels' 1420: wireguard-go
 #       <-> wireguard-go, then wg-wrap in A -> wireguard-go in B; TCP both
 #       ways (GSO sends of full-sized segments are refused on such a path)
+#   n   many namespaces: 1, 4 and 16 clients at once against one wireguard-go
+#       server (0.0.20231211 when fetched) with 16 peers, each client running
+#       iperf3 to a port of its own: first wireguard-go clients (interfaces in
+#       A, routed by source address), then wg-wrap namespaces; aggregate
+#       throughput and the sum of the clients' RSS; then one pinned wg-wrap
+#       namespace's engine RSS when idle (target <= 4 MiB)
 # CASES="bp d" runs only those cases (and start-up only if d is among them).
 # Per case: iperf3 TCP 1 and 4 streams both ways, the highest UDP rate at
 # 1300-byte datagrams with under 1% loss (with iperf3's default socket
@@ -46,7 +52,7 @@ WG_WRAP=${WG_WRAP:-$PWD/target/release/wg-wrap}
 BENCH_USER=${WG_WRAP_TEST_USER:-wgwrap-test}
 RUNS=${RUNS:-3}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
-CASES=" ${CASES:-a b bn bp g c cn cg d f m} "
+CASES=" ${CASES:-a b bn bp g c cn cg n d f m} "
 if [ "${1:-}" = "--quick" ]; then RUNS=1; SECONDS_PER_RUN=3; fi
 want() { [[ $CASES == *" $1 "* ]]; }
 
@@ -139,6 +145,14 @@ profile() { # SIDE OWN_KEY PEER_PUB ENDPOINT LISTEN
 
 # A kernel-less WireGuard interface: wireguard-go or boringtun-cli, in NS.
 userspace_wg() { # IMPL NS IFACE KEYFILE PEER_PUB ADDR PEER_ADDR PORT [ENDPOINT]
+    local ifc=$3
+    wg_daemon "$1" "$2" "$3"
+    local endpoint=()
+    [ -n "${9:-}" ] && endpoint=(endpoint "$9")
+    nsenter --net="/run/netns/$2" wg set "$ifc" private-key "$4" listen-port "$8" peer "$5" allowed-ips "$7/32" "${endpoint[@]}"
+    ip -n "$2" addr add "$6/24" dev "$ifc"; ip -n "$2" link set "$ifc" up
+}
+wg_daemon() { # IMPL NS IFACE: the interface, its control socket ready
     local impl=$1 ns=$2 ifc=$3
     # A peer that ended may leave its control socket (gotatun does).
     rm -f "/var/run/wireguard/$ifc.sock"
@@ -150,10 +164,6 @@ userspace_wg() { # IMPL NS IFACE KEYFILE PEER_PUB ADDR PEER_ADDR PORT [ENDPOINT]
     esac
     pids+=($!); wg_pids+=($!)
     for _ in $(seq 100); do [ -S "/var/run/wireguard/$ifc.sock" ] && break; sleep 0.05; done
-    local endpoint=()
-    [ -n "${9:-}" ] && endpoint=(endpoint "$9")
-    nsenter --net="/run/netns/$ns" wg set "$ifc" private-key "$4" listen-port "$8" peer "$5" allowed-ips "$7/32" "${endpoint[@]}"
-    ip -n "$ns" addr add "$6/24" dev "$ifc"; ip -n "$ns" link set "$ifc" up
 }
 
 # --- measurements ------------------------------------------------------------
@@ -395,6 +405,91 @@ if want m; then
         "$(ratio "${RESULT[m,ours,up]}" "${RESULT[m,wg-go,up]}")" "$(ratio "${RESULT[m,ours,down]}" "${RESULT[m,wg-go,down]}")"
 fi
 
+# (n) many namespaces at once against one server with 16 peers.
+rss_kib() { # PIDS... -> the sum of their VmRSS, KiB
+    local total=0 pid
+    for pid in "$@"; do
+        [ -r "/proc/$pid/status" ] || continue
+        total=$(( total + $(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status") ))
+    done
+    echo "$total"
+}
+many_iperf() { # COUNT OUTDIR CLIENT RSS: COUNT iperf3 clients at once (CLIENT i
+    # runs client i), RSS (a function) read halfway; prints the aggregate Gbit/s
+    local count=$1 dir=$2 run=$3 i
+    local waits=()
+    for i in $(seq "$count"); do
+        "$run" "$i" > "$dir/iperf-$i.json" 2>>"$work/errors" &
+        waits+=($!)
+    done
+    sleep $(( SECONDS_PER_RUN / 2 ))
+    "$4" > "$dir/rss"
+    for i in "${waits[@]}"; do wait "$i" || true; done
+    for i in $(seq "$count"); do
+        python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"]/1e9)' "$dir/iperf-$i.json" 2>/dev/null || echo 0
+    done | python3 -c 'import sys; print("%.3f" % sum(float(x) for x in sys.stdin))'
+}
+if want n; then
+    impl=wireguard-go; [ -x "$WG_GO_NEW" ] && impl=wireguard-go-new
+    KS=$(key); echo "$KS" > "$work/ks"; PS=$(pub "$KS")
+    wg_daemon "$impl" "$B" "wbn$tag"
+    server_pid=${wg_pids[-1]}
+    set_peers=(private-key "$work/ks" listen-port 51840)
+    for i in $(seq 16); do
+        k=$(key); echo "$k" > "$work/kn$i"
+        set_peers+=(peer "$(pub "$k")" allowed-ips "198.19.210.$i/32")
+        printf '[Interface]\nPrivateKey = %s\nAddress = 198.19.210.%s/32\n[Peer]\nPublicKey = %s\nAllowedIPs = 198.19.210.254/32\nEndpoint = 198.18.200.2:51840\n' \
+            "$k" "$i" "$PS" > "$work/n$i.conf"
+        chown "$uid:$gid" "$work/n$i.conf"; chmod 600 "$work/n$i.conf"
+    done
+    nsenter --net="/run/netns/$B" wg set "wbn$tag" "${set_peers[@]}"
+    ip -n "$B" addr add 198.19.210.254/24 dev "wbn$tag"; ip -n "$B" link set "wbn$tag" up
+    for i in $(seq 16); do
+        nsenter --net="/run/netns/$B" timeout 900 iperf3 -s -p $((5300 + i)) -B 198.19.210.254 >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    sleep 0.3
+    mkdir -p "$work/many"
+    go_client() { in_a timeout $((SECONDS_PER_RUN + 20)) iperf3 -c 198.19.210.254 -p $((5300 + $1)) -B "198.19.210.$1" -t "$SECONDS_PER_RUN" -J; }
+    ours_client() { in_a "${AS_USER[@]}" "$work/wg-wrap" -q --handshake-timeout 5 "$work/n$1.conf" -- \
+        timeout $((SECONDS_PER_RUN + 20)) iperf3 -c 198.19.210.254 -p $((5300 + $1)) -t "$SECONDS_PER_RUN" -J; }
+    for count in 1 4 16; do
+        go=()
+        for i in $(seq "$count"); do
+            wg_daemon "$impl" "$A" "wn$i$tag"
+            go+=("${wg_pids[-1]}")
+            in_a wg set "wn$i$tag" private-key "$work/kn$i" listen-port $((51850 + i)) \
+                peer "$PS" allowed-ips 198.19.210.254/32 endpoint 198.18.200.2:51840
+            ip -n "$A" addr add "198.19.210.$i/32" dev "wn$i$tag"; ip -n "$A" link set "wn$i$tag" up
+            ip -n "$A" rule add from "198.19.210.$i" table $((200 + i))
+            ip -n "$A" route add 198.19.210.254/32 dev "wn$i$tag" table $((200 + i))
+        done
+        go_rss() { rss_kib "${go[@]}"; }
+        RESULT[n,$count,go]=$(many_iperf "$count" "$work/many" go_client go_rss)
+        RESULT[n,$count,go_rss]=$(cat "$work/many/rss")
+        for i in $(seq "$count"); do
+            ip -n "$A" rule del from "198.19.210.$i" table $((200 + i)) 2>/dev/null || true
+        done
+        kill "${go[@]}" 2>/dev/null || true; sleep 0.5
+        ours_rss() { rss_kib $(engines); }
+        RESULT[n,$count,ours]=$(many_iperf "$count" "$work/many" ours_client ours_rss)
+        RESULT[n,$count,ours_rss]=$(cat "$work/many/rss")
+        sleep 1
+        printf 'n   %2s at once: wireguard-go clients %s Gbit/s, RSS %s MiB | wg-wrap namespaces %s Gbit/s, engines RSS %s MiB (throughput %s, RSS %s)\n' \
+            "$count" "${RESULT[n,$count,go]}" "$(python3 -c "print('%.1f' % (${RESULT[n,$count,go_rss]} / 1024))")" \
+            "${RESULT[n,$count,ours]}" "$(python3 -c "print('%.1f' % (${RESULT[n,$count,ours_rss]} / 1024))")" \
+            "$(ratio "${RESULT[n,$count,ours]}" "${RESULT[n,$count,go]}")" "$(ratio "${RESULT[n,$count,ours_rss]}" "${RESULT[n,$count,go_rss]}")"
+    done
+    # One pinned namespace, idle after its handshake.
+    in_a "${AS_USER[@]}" "$work/wg-wrap" -q --handshake-timeout 5 --pin "idle$tag" "$work/n1.conf" -- true
+    sleep 3
+    idle=$(rss_kib $(engines))
+    in_a "${AS_USER[@]}" "$work/wg-wrap" pin --remove "idle$tag" || true
+    RESULT[n,idle]=$idle
+    echo "n   an idle pinned engine: RSS $(python3 -c "print('%.2f' % ($idle / 1024))") MiB (target <= 4 MiB)"
+    stop_all_peers
+fi
+
 # (d) wg-wrap <-> wg-wrap: iperf3 -s inside a wg-wrap namespace in B
 want d || exit 0
 profile B "$KB" "$PA" "" 51820
@@ -422,18 +517,26 @@ fi
 client_unpin
 stop_all_peers
 
-# Start-up: wg-wrap PROFILE -- true against unshare -Urn true (median of 20, ms).
+# Start-up: wg-wrap PROFILE -- true against unshare -Urn true (median of 50,
+# ms): back to back, and 0.5 s apart (when the namespace of the run before
+# has ended: back to back, each start waits behind the kernel's teardown of
+# the namespaces before it).
 cat > "$work/startup.py" <<'PY'
 import statistics, subprocess, sys, time
+gap = float(sys.argv[1])
 times = []
-for _ in range(20):
-    t = time.perf_counter(); subprocess.run(sys.argv[1:], check=False); times.append((time.perf_counter() - t) * 1000)
+for _ in range(50):
+    t = time.perf_counter(); subprocess.run(sys.argv[2:], check=False); times.append((time.perf_counter() - t) * 1000)
+    time.sleep(gap)
 print("%.2f" % statistics.median(times))
 PY
-floor=$(in_a "${AS_USER[@]}" python3 "$work/startup.py" unshare -Urn true)
+floor=$(in_a "${AS_USER[@]}" python3 "$work/startup.py" 0 unshare -Urn true)
 profile A "$KA" "$PB" 198.18.200.2:51820 ""
-ours=$(in_a "${AS_USER[@]}" python3 "$work/startup.py" "$work/wg-wrap" -q --handshake-timeout 0 "$work/A.conf" -- true)
-echo "start-up: wg-wrap $ours ms, unshare -Urn true $floor ms, difference $(python3 -c "print('%.2f' % ($ours - $floor))") ms"
+for gap in 0.5 0; do
+    ours=$(in_a "${AS_USER[@]}" python3 "$work/startup.py" "$gap" "$work/wg-wrap" -q --handshake-timeout 0 "$work/A.conf" -- true)
+    sleep 2
+    echo "start-up, runs ${gap} s apart: wg-wrap $ours ms, unshare -Urn true $floor ms, difference $(python3 -c "print('%.2f' % ($ours - $floor))") ms (target <= 3)"
+done
 
 echo "ratios (TCP single stream A->B unless said):"
 echo "  (c)/(b)   $(ratio "${RESULT[c,tcp1]:-}" "${RESULT[b,tcp1]:-}")   target >= 1.5"
