@@ -20,7 +20,8 @@ pub struct Args {
     /// with --list: one JSON array, for scripts
     #[argh(switch)]
     json: bool,
-    /// end pinned namespace NAME (its engine and tunnel)
+    /// remove pin NAME; the namespace (its engine and tunnel) ends with
+    /// its last pin
     #[argh(option, arg_name = "NAME")]
     remove: Option<String>,
     /// NAME, then the next link and its arguments

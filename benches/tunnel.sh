@@ -5,6 +5,9 @@
 #
 #   benches/tunnel.sh [--quick]
 #
+# PERF=1 also samples the engines with perf during each case's CPU run and
+# prints where their time goes.
+#
 # Cases, each between two network namespaces joined by a veth (198.18.200.0/24):
 #   a   raw veth, no tunnel (the limit of this machine)
 #   b   wireguard-go <-> wireguard-go
@@ -246,10 +249,23 @@ measure() { # CASE SERVER_ADDR
     # for c (its end only) and d.
     case $case in b|bp|bn|g) e="${wg_pids[*]}";; *) e=$(engines | tr '\n' ' ');; esac
     if [ -n "$e" ]; then
+        local perf=
+        if [ -n "${PERF:-}" ] && command -v perf >/dev/null; then
+            perf record -q -g -F 999 -o "$work/perf-$case.data" -p "$(echo $e | tr ' ' ',')" -- sleep "$SECONDS_PER_RUN" >/dev/null 2>&1 &
+            perf=$!
+        fi
         t0=$(cpu_ticks $e)
         bytes=$("${CLIENT[@]}" timeout $((SECONDS_PER_RUN + 20)) iperf3 -c "$addr" -p 5201 -t "$SECONDS_PER_RUN" -J 2>/dev/null \
             | python3 -c 'import json,sys; print(json.load(sys.stdin)["end"]["sum_received"]["bytes"])' || echo 0)
         t1=$(cpu_ticks $e)
+        if [ -n "$perf" ]; then
+            wait "$perf" || true
+            echo "    where $case's engines spend their time (perf, self): by object, then the top symbols"
+            { perf report -i "$work/perf-$case.data" --no-children --sort dso -g none -q 2>/dev/null \
+                | grep -v '^$' | head -4 | sed 's/^/      /'; } || true
+            { perf report -i "$work/perf-$case.data" --no-children --sort sym -g none -q 2>/dev/null \
+                | grep -v '^$' | head -12 | sed 's/^/      /'; } || true
+        fi
         RESULT[$case,cpu]=$(python3 -c "print('%.2f' % ((($t1 - $t0) / $(getconf CLK_TCK)) / max($bytes / 1e9, 1e-9)))")
     else
         RESULT[$case,cpu]=-

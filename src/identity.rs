@@ -8,7 +8,7 @@
 
 use crate::conf::Conf;
 use crate::error::{Error, Result};
-use crate::live::registry::{Dir, Entry};
+use crate::live::registry::{Dir, Entry, Processes};
 use rustix::fd::OwnedFd;
 use std::path::Path;
 
@@ -98,19 +98,32 @@ pub fn live(runtime: &Path, identity: &str) -> Option<Entry> {
     let pinned: Vec<u32> = (Dir::pins(runtime).live_entries().into_iter())
         .map(|(_, entry)| entry.engine_pid)
         .collect();
-    Dir::live(runtime)
-        .live_entries()
-        .into_iter()
+    let entries: Vec<Entry> = (Dir::live(runtime).live_entries().into_iter())
         .map(|(_, entry)| entry)
         .filter(|entry| entry.identity.as_deref() == Some(identity))
-        .find(|entry| pinned.contains(&entry.engine_pid) || occupied(entry))
+        .collect();
+    if let Some(pinned) = entries.iter().find(|e| pinned.contains(&e.engine_pid)) {
+        return Some(pinned.clone());
+    }
+    if entries.is_empty() {
+        return None;
+    }
+    // One walk of /proc for all of them (ending ones may be many).
+    let processes = Processes::read();
+    entries
+        .into_iter()
+        .find(|entry| occupied_in(entry, &processes))
 }
 
 /// Whether a process other than the engine and its children (the relay)
 /// is in the entry's network namespace: a namespace without one has ended,
 /// its engine only delivering the last packets.
 pub fn occupied(entry: &Entry) -> bool {
-    crate::live::registry::anyone_in_netns(entry.netns, |pid| {
+    occupied_in(entry, &Processes::read())
+}
+
+fn occupied_in(entry: &Entry, processes: &Processes) -> bool {
+    processes.anyone_in(entry.netns, |pid| {
         pid == entry.engine_pid || parent(pid) == Some(entry.engine_pid)
     })
 }

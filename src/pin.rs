@@ -190,9 +190,22 @@ fn is_our_engine(entry: &Entry, runtime: &Path) -> bool {
     }) && crate::ns::userns_is_child(entry.engine_pid)
 }
 
-/// Ends pin NAME: SIGTERM to its engine (the TUN goes with it), entry removed.
+/// Removes pin NAME; with the last name of its namespace, ends it: SIGTERM
+/// to its engine (the TUN goes with it), entry removed.
 pub fn remove(name: &str, runtime: &Path) -> Result<Entry> {
     let entry = find(name, runtime)?;
+    // A namespace pinned under another name too keeps its engine: only
+    // this name goes.
+    let also_pinned = (Dir::pins(runtime).live_entries().iter()).any(|(other, pin)| {
+        other != name && pin.engine_pid == entry.engine_pid && pin.start_time == entry.start_time
+    });
+    if also_pinned {
+        Dir::pins(runtime).remove(name);
+        if rustix::process::getuid().is_root() {
+            unbind_netns(name);
+        }
+        return Ok(entry);
+    }
     if let Some(pid) = rustix::process::Pid::from_raw(entry.engine_pid as i32)
         && let Ok(pidfd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
         && entry.is_live()

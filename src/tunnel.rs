@@ -42,6 +42,18 @@ pub fn bring_up(conf: &Conf) -> Result<tun_rs::SyncDevice> {
             };
             Error::sys("create TUN device", e).hint(hint)
         })?;
+    // Persistent: it goes with the namespace, not with the engine's
+    // descriptor. A device unregistered on its own, at the engine's exit,
+    // waits for an RCU barrier holding the kernel's network lock, which
+    // every new TUN and address waits for (back-to-back runs queued behind
+    // the ending ones); a dying namespace's devices are removed in batches.
+    // The namespace is ours alone, so nothing outlives it.
+    if let Err(e) = tun.persist() {
+        log::info(format_args!(
+            "cannot make the TUN device persistent: {}",
+            crate::error::cause(&e)
+        ));
+    }
     configure(conf, tun)
 }
 

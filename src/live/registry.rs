@@ -148,15 +148,33 @@ pub fn check_store_unmoved(store_root: &Path) -> Result<()> {
 /// Whether a process that `skip` does not exclude is in network namespace
 /// `netns` (by inode): what keeps a namespace alive.
 pub fn anyone_in_netns(netns: u64, skip: impl Fn(u32) -> bool) -> bool {
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return false;
-    };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| !skip(*pid))
-        .any(|pid| {
-            rustix::fs::stat(format!("/proc/{pid}/ns/net").as_str())
-                .is_ok_and(|st| st.st_ino == netns)
-        })
+    Processes::read().anyone_in(netns, skip)
+}
+
+/// Every process we can see with its network namespace, read from /proc
+/// once (a stat per process): checking many namespaces against one reading
+/// costs one walk, not one each.
+pub struct Processes(Vec<(u32, u64)>);
+
+impl Processes {
+    pub fn read() -> Processes {
+        let Ok(dir) = fs::read_dir("/proc") else {
+            return Processes(Vec::new());
+        };
+        let pids = dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok());
+        Processes(
+            pids.filter_map(|pid| {
+                let st = rustix::fs::stat(format!("/proc/{pid}/ns/net").as_str()).ok()?;
+                Some((pid, st.st_ino))
+            })
+            .collect(),
+        )
+    }
+
+    /// Whether a process not skipped is in network namespace `netns`.
+    pub fn anyone_in(&self, netns: u64, skip: impl Fn(u32) -> bool) -> bool {
+        self.0.iter().any(|(pid, ns)| *ns == netns && !skip(*pid))
+    }
 }
 
 /// A running process's start time (clock ticks since boot); None when it

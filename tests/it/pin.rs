@@ -744,3 +744,46 @@ fn the_pin_unit_starts_a_pin_that_stays_and_stops_it() {
         .run()
         .fails(125, "wg-pin: no pinned namespace \"work\"");
 }
+
+/// A namespace pinned under two names (the second run of the same key
+/// joins the first and pins it again) keeps its engine while either name
+/// is left; the last one removed ends it.
+#[test]
+fn a_namespace_pinned_twice_ends_with_its_last_name() {
+    let mut net = Net::with_wireguard_go_server();
+    pinned(&mut net, "first");
+    let engine = engine_of(&net, "first");
+    net.wrap(&["--pin", "second", "vpn", "--", "true"])
+        .run()
+        .ok();
+    assert_eq!(
+        engine_of(&net, "second"),
+        engine,
+        "the second pin is another namespace"
+    );
+    net.cmd("wg-pin").args(["--remove", "first"]).run().ok();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        running(&engine),
+        "removing one of two names ended the namespace"
+    );
+    let out = net
+        .wrap(&[
+            "--join",
+            "second",
+            "--",
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            &format!("http://{}:8000/token", net::SERVER_TUN),
+        ])
+        .run();
+    assert_eq!(out.ok(), "pinned-token\n");
+    net.cmd("wg-pin").args(["--remove", "second"]).run().ok();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running(&engine) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!running(&engine), "the last name removed, the engine stays");
+}
