@@ -13,23 +13,17 @@ fn complete(sb: &Sandbox, line: &str) -> Vec<String> {
         "source {DIR}/wg-wrap.bash
          COMP_WORDS=({line}); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 ))
          case \"{line}\" in *' ') COMP_WORDS+=(''); COMP_CWORD=${{#COMP_WORDS[@]}}; COMP_CWORD=$((COMP_CWORD - 1));; esac
-         _wg_wrap; printf '%s\\n' \"${{COMPREPLY[@]}}\" | sort -u"
+         _wg_wrap; printf '%s\\n' \"${{COMPREPLY[@]}}\""
     );
     let out = Cmd::from(sb, Path::new("/bin/bash"))
         .args(["-c", &script])
         .run();
-    out.ok()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect()
+    candidates(out.ok())
 }
 
 #[test]
 fn bash_completes_applets_options_profiles_and_subcommands() {
-    let sb = Sandbox::new();
-    let file = sb.user_file("work.conf", sample_profile(), 0o600);
-    sb.cmd("wg-profile").arg("import").arg(&file).run().ok();
+    let sb = with_profile();
     // A stored profile, and a .conf file in the current directory.
     assert_eq!(complete(&sb, "wg-wrap wo"), ["work", "work.conf"]);
     assert!(complete(&sb, "wg-wrap ").contains(&"doctor".to_string()));
@@ -57,15 +51,10 @@ fn bash_completes_applets_options_profiles_and_subcommands() {
     );
 }
 
-/// What fish offers for `line` (candidates only, without descriptions).
-fn complete_fish(sb: &Sandbox, line: &str) -> Vec<String> {
-    let script = format!("source {DIR}/wg-wrap.fish; complete -C '{line}'");
-    let out = Cmd::from(sb, Path::new("/usr/bin/fish"))
-        .args(["-c", &script])
-        .run();
-    let mut found: Vec<String> = out
-        .ok()
-        .lines()
+/// The candidates a shell printed, one a line (a description after a tab
+/// dropped), sorted, each once.
+fn candidates(out: &str) -> Vec<String> {
+    let mut found: Vec<String> = (out.lines())
         .filter_map(|l| l.split('\t').next())
         .filter(|l| !l.is_empty())
         .map(str::to_string)
@@ -75,13 +64,28 @@ fn complete_fish(sb: &Sandbox, line: &str) -> Vec<String> {
     found
 }
 
+/// A sandbox with profile "work" stored and a work.conf beside.
+fn with_profile() -> Sandbox {
+    let sb = Sandbox::new();
+    let file = sb.user_file("work.conf", sample_profile(), 0o600);
+    sb.cmd("wg-profile").arg("import").arg(&file).run().ok();
+    sb
+}
+
+/// What fish offers for `line` (candidates only, without descriptions).
+fn complete_fish(sb: &Sandbox, line: &str) -> Vec<String> {
+    let script = format!("source {DIR}/wg-wrap.fish; complete -C '{line}'");
+    let out = Cmd::from(sb, Path::new("/usr/bin/fish"))
+        .args(["-c", &script])
+        .run();
+    candidates(out.ok())
+}
+
 /// fish: the same places as bash (PROG after `--` and after --join NAME,
 /// PROFILE after --pin NAME, pins and profiles after status).
 #[test]
 fn fish_completes_the_same_places() {
-    let sb = Sandbox::new();
-    let file = sb.user_file("work.conf", sample_profile(), 0o600);
-    sb.cmd("wg-profile").arg("import").arg(&file).run().ok();
+    let sb = with_profile();
     assert_eq!(complete_fish(&sb, "wg-wrap status "), ["work"]);
     assert_eq!(
         complete_fish(&sb, "wg-wrap --pin x "),
@@ -114,23 +118,13 @@ fn complete_zsh(sb: &Sandbox, line: &str) -> Vec<String> {
     let out = Cmd::from(sb, Path::new("/usr/bin/zsh"))
         .args(["-f", "-c", &script])
         .run();
-    let mut found: Vec<String> = out
-        .ok()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(str::to_string)
-        .collect();
-    found.sort();
-    found.dedup();
-    found
+    candidates(out.ok())
 }
 
 /// zsh: the same places as bash and fish.
 #[test]
 fn zsh_completes_the_same_places() {
-    let sb = Sandbox::new();
-    let file = sb.user_file("work.conf", sample_profile(), 0o600);
-    sb.cmd("wg-profile").arg("import").arg(&file).run().ok();
+    let sb = with_profile();
     assert_eq!(complete_zsh(&sb, "wg-wrap wo"), ["work", "work.conf"]);
     assert_eq!(complete_zsh(&sb, "wg-wrap status "), ["work"]);
     assert_eq!(complete_zsh(&sb, "wg-wrap --pin x "), ["work", "work.conf"]);
