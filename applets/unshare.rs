@@ -79,6 +79,7 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
     if let Some(live) = identity::live(&runtime, &identity) {
         identity::check_shape(&live, &shape, profile_arg)?;
         identity::check_map(&live, opts.map_root)?;
+        identity::check_bus(&live, opts.host_session_bus)?;
         if !specs.is_empty() {
             return Err(Error::new(format!(
                 "cannot publish ports into the live namespace of engine {} (it has this profile's key)",
@@ -120,6 +121,9 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
     let memfd = chain::conf_memfd(&text);
     zeroize::Zeroize::zeroize(&mut text);
     let memfd = memfd?;
+    if opts.host_session_bus {
+        chain::HOST_BUS.set("1");
+    }
     let bus_mode = if opts.host_session_bus {
         services::BusMode::Host
     } else {

@@ -62,6 +62,7 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
         store: chain::STORE.take(),
         identity,
         shape,
+        host_bus: chain::HOST_BUS.take().is_some(),
     };
     let runtime = live::dir()?;
     let tun = tunnel::bring_up(&conf)?;

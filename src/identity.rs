@@ -158,6 +158,29 @@ pub fn check_map(entry: &Entry, map_root: bool) -> Result<()> {
     .hint("run it as that namespace runs, or end that namespace first"))
 }
 
+/// Checks that the live namespace gives its programs the session bus this
+/// run asks for: a run without `--host-session-bus` never lands where the
+/// host's bus is reachable, nor the other way round.
+pub fn check_bus(entry: &Entry, host_bus: bool) -> Result<()> {
+    let has_host = entry.session_bus.as_deref() == Some("host");
+    if has_host == host_bus {
+        return Ok(());
+    }
+    let (has, wants) = if has_host {
+        (
+            "the host's session bus, unfiltered (--host-session-bus)",
+            "a filtered one",
+        )
+    } else {
+        ("a filtered session bus", "the host's (--host-session-bus)")
+    };
+    Err(Error::new(format!(
+        "the live namespace of engine {} with this profile's key gives its programs {has}; this run asks for {wants}",
+        entry.engine_pid
+    ))
+    .hint("run it as that namespace runs, or end that namespace first"))
+}
+
 /// Checks that `entry` (the live namespace of our identity) has our shape.
 pub fn check_shape(entry: &Entry, shape: &str, profile: &str) -> Result<()> {
     if entry.shape.as_deref() == Some(shape) {

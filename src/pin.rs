@@ -50,6 +50,7 @@ pub fn pin(name: &str, runtime: &Path) -> Result<Entry> {
         store: None,
         identity: None,
         shape: None,
+        session_bus: None,
     };
     Dir::pins(runtime).create(name, &entry)?;
     Ok(entry)
@@ -171,6 +172,7 @@ pub fn pin_existing(name: &str, entry: &Entry, runtime: &Path) -> Result<()> {
         store: None,
         identity: None,
         shape: None,
+        session_bus: None,
         ..entry.clone()
     };
     Dir::pins(runtime).create(name, &pinned)

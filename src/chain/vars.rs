@@ -76,6 +76,10 @@ vars! {
         set: ["wg-unshare"], read: ["wg-up"], unset: "wg-up", fd: true,
         what: "the lock on the profile's identity, closed once the engine is registered"
     }
+    HOST_BUS = "WG_WRAP_HOST_BUS" {
+        set: ["wg-unshare"], read: ["wg-up"], unset: "wg-up", fd: false,
+        what: "set when PROG gets the host's session bus (--host-session-bus), for the registry"
+    }
     BUS_FD = "WG_WRAP_BUS_FD" {
         set: ["wg-unshare"], read: ["wg-up"], unset: "wg-up", fd: true,
         what: "the session bus proxy's lifeline, kept by the engine"

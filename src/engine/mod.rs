@@ -226,6 +226,7 @@ fn serve(
         store: labels.store.clone(),
         identity: Some(labels.identity.clone()),
         shape: Some(labels.shape.clone()),
+        session_bus: labels.host_bus.then(|| "host".to_string()),
         created: registry::now(),
     };
     let live = registry::Dir::live(runtime);

@@ -18,6 +18,8 @@ pub struct Labels {
     /// The identity and shape (see `identity`).
     pub identity: String,
     pub shape: String,
+    /// PROG gets the host's session bus (`--host-session-bus`).
+    pub host_bus: bool,
 }
 
 /// One live (or once live) namespace.
@@ -37,6 +39,8 @@ pub struct Entry {
     /// The WireGuard identity (public key) and shape (see `identity`).
     pub identity: Option<String>,
     pub shape: Option<String>,
+    /// `host` when its programs get the host's session bus, unfiltered.
+    pub session_bus: Option<String>,
 }
 
 impl Entry {
@@ -49,6 +53,7 @@ impl Entry {
             ("store", &self.store),
             ("identity", &self.identity),
             ("shape", &self.shape),
+            ("session_bus", &self.session_bus),
         ] {
             if let Some(value) = value {
                 text.push_str(&format!("{key}={value}\n"));
@@ -72,6 +77,7 @@ impl Entry {
             store: get("store"),
             identity: get("identity"),
             shape: get("shape"),
+            session_bus: get("session_bus"),
         })
     }
 
@@ -362,6 +368,7 @@ mod tests {
             store: Some("2049:1234:/home/u/.config/wg-wrap".into()),
             identity: Some("xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=".into()),
             shape: Some("0123456789abcdef".into()),
+            session_bus: Some("host".into()),
         };
         assert_eq!(Entry::parse(&entry.to_text()), Some(entry.clone()));
         assert!(entry.is_live());

@@ -91,7 +91,36 @@ fn the_same_key_with_other_addresses_is_refused() {
         125,
         "with this profile's key runs without --map-root; this run is with",
     );
+    // And with the host's session bus asked for, where the namespace has
+    // a filtered one (or none).
+    net.wrap(&["--host-session-bus", "vpn", "--", "true"])
+        .run()
+        .fails(
+            125,
+            "gives its programs a filtered session bus; this run asks for the host's",
+        );
     net.cmd("wg-pin").args(["--remove", "first"]).run().ok();
+}
+
+/// A namespace whose programs have the host's session bus is not where a
+/// run without --host-session-bus lands: that run is refused, not given
+/// the host's bus.
+#[test]
+fn a_run_without_the_host_bus_does_not_join_a_namespace_with_it() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    net.wrap(&["--host-session-bus", "--pin", "open", "vpn", "--", "true"])
+        .run()
+        .ok();
+    net.wrap(&["vpn", "--", "true"]).run().fails(
+        125,
+        "gives its programs the host's session bus, unfiltered (--host-session-bus); this run asks for a filtered one",
+    );
+    // As that namespace runs, it is joined.
+    net.wrap(&["--host-session-bus", "vpn", "--", "true"])
+        .run()
+        .ok();
+    net.cmd("wg-pin").args(["--remove", "open"]).run().ok();
 }
 
 /// Sixteen starts of one profile at once end in one namespace, through one
