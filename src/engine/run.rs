@@ -96,7 +96,9 @@ struct Inbound {
     /// Decrypted packets, each behind room for a virtio-net header; GRO
     /// coalesces up to a 64 KiB super-packet into a slot.
     slots: Vec<Vec<u8>>,
-    gro: tun_rs::GROTable,
+    /// Made on the first write (its flow tables take a megabyte an idle
+    /// engine does not need).
+    gro: Option<tun_rs::GROTable>,
     /// Handshake replies, what boringtun queued behind them, timer output.
     scratch: Vec<u8>,
 }
@@ -155,7 +157,7 @@ impl Engine {
                 // Each gets its room on first use (an idle engine holds
                 // none of it): tun-rs coalesces only within a slot's capacity.
                 slots: (0..IDEAL_BATCH_SIZE).map(|_| Vec::new()).collect(),
-                gro: tun_rs::GROTable::default(),
+                gro: None,
                 scratch: vec![0u8; BUF],
             },
             tun,
@@ -524,12 +526,13 @@ fn gso_run(segments: &[Segment], i: usize) -> (usize, usize) {
 fn write_tun(
     tun: &tun_rs::SyncDevice,
     vnet: bool,
-    gro: &mut tun_rs::GROTable,
+    gro: &mut Option<tun_rs::GROTable>,
     packets: &mut [Vec<u8>],
     head: usize,
 ) {
     // A failed write is a lost packet; TCP recovers.
     if vnet {
+        let gro = gro.get_or_insert_with(tun_rs::GROTable::default);
         let _ = tun.send_multiple(gro, packets, head);
     } else {
         for packet in packets.iter() {
