@@ -151,11 +151,19 @@ pub fn check_map(entry: &Entry, map_root: bool) -> Result<()> {
     } else {
         ("without", "with")
     };
-    Err(Error::new(format!(
-        "the live namespace of engine {} with this profile's key runs {has} --map-root; this run is {wants}",
+    Err(runs_otherwise(
+        entry,
+        format_args!("runs {has} --map-root; this run is {wants}"),
+    ))
+}
+
+/// The live namespace of our key runs otherwise than this run asks.
+fn runs_otherwise(entry: &Entry, how: std::fmt::Arguments) -> Error {
+    Error::new(format!(
+        "the live namespace of engine {} with this profile's key {how}",
         entry.engine_pid
     ))
-    .hint("run it as that namespace runs, or end that namespace first"))
+    .hint("run it as that namespace runs, or end that namespace first")
 }
 
 /// Checks that the live namespace gives its programs the session bus this
@@ -174,11 +182,10 @@ pub fn check_bus(entry: &Entry, host_bus: bool) -> Result<()> {
     } else {
         ("a filtered session bus", "the host's (--host-session-bus)")
     };
-    Err(Error::new(format!(
-        "the live namespace of engine {} with this profile's key gives its programs {has}; this run asks for {wants}",
-        entry.engine_pid
+    Err(runs_otherwise(
+        entry,
+        format_args!("gives its programs {has}; this run asks for {wants}"),
     ))
-    .hint("run it as that namespace runs, or end that namespace first"))
 }
 
 /// Checks that `entry` (the live namespace of our identity) has our shape.
