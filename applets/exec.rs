@@ -50,6 +50,10 @@ pub fn main(_: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
     )
     .map_err(|e| Error::sys(format_args!("open {}", runtime.display()), e))?;
     ns::prog_view(&runtime)?;
+    // Handed over by wg-up, which waited for no handshake.
+    if let Some(report) = chain::ENGINE_FD.take_fd_if_set()? {
+        wg_wrap::engine::await_ready(report)?;
+    }
     guard::restore_for_prog();
     let name = (opts.join.clone())
         .or_else(|| chain::PIN.get())

@@ -52,10 +52,10 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
             }
             None => None,
         },
+        // The identity's lock (from wg-unshare): the engine holds it until
+        // it is registered, so a concurrent start of this identity finds it.
+        lock: chain::LOCK_FD.take_fd_if_set()?,
     };
-    // The identity's lock (from wg-unshare): held until the engine is
-    // registered, so a concurrent start of this identity finds it.
-    let identity_lock = chain::LOCK_FD.take_fd_if_set()?;
     let (identity, shape) = wg_wrap::identity::of(&conf);
     let labels = wg_wrap::live::registry::Labels {
         profile: chain::PROFILE.get().unwrap_or_else(|| "-".to_string()),
@@ -72,6 +72,18 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
     // The conf (and its keys) moves into the engine.
     let engine = engine::spawn(conf, tun, host, &runtime, &labels)?;
     let pid = engine.pid;
+    chain::ENGINE_PID.set(pid.to_string());
+    chain::IFACE.set(tunnel::IFACE);
+    // Nothing to wait for here: wg-exec waits for the engine to be ready
+    // just before PROG runs, and the engine starts meanwhile.
+    let to_exec = next.first().and_then(|n| chain::links::applet_of(n)) == Some("wg-exec");
+    if opts.handshake_timeout == 0 && to_exec {
+        let report = engine.hand_over()?;
+        if let Some(report) = &report {
+            chain::ENGINE_FD.pass_fd(report)?;
+        }
+        return Err(chain::exec_link(&next, name));
+    }
     let waited = std::time::Instant::now();
     let ready = engine.wait(Duration::from_secs(opts.handshake_timeout))?;
     for index in &ready.handshakes {
@@ -82,7 +94,6 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
             ));
         }
     }
-    drop(identity_lock);
     if opts.handshake_timeout > 0 {
         for (index, (public_key, endpoint)) in peers.iter().enumerate() {
             if let Some(endpoint) = endpoint
@@ -95,7 +106,5 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
             }
         }
     }
-    chain::ENGINE_PID.set(pid.to_string());
-    chain::IFACE.set(tunnel::IFACE);
     Err(chain::exec_link(&next, name))
 }

@@ -60,7 +60,7 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
         if prog.is_empty() {
             return Err(Error::new("missing PROG").hint(format!("e.g. `{name} --join {pin_name} -- curl https://example.com`")));
         }
-        return Err(chain::exec_link(&argv::join(pin_name, &prog), name));
+        return go_on(argv::join(pin_name, &prog));
     }
     let Some((first, tail)) = rest.split_first() else {
         return Err(Error::new("missing PROFILE").hint(format!("try '{name} --help'")));
@@ -106,5 +106,16 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
         pin: opts.pin,
         prog,
     };
-    Err(chain::exec_link(&wrap.argv(), name))
+    go_on(wrap.argv())
+}
+
+/// Goes on as the chain's first link in this very process: the alias only
+/// builds the chain, and executing it afresh would cost a millisecond of
+/// start-up (busybox's "prefer applets"). Every later link is executed.
+fn go_on(chain: Vec<OsString>) -> Result<u8, Error> {
+    let mut chain = chain.into_iter();
+    let first = chain.next().unwrap_or_default();
+    let applet = crate::find(&first.to_string_lossy())
+        .ok_or_else(|| Error::new(format!("no applet {first:?}")))?;
+    Ok(crate::run(applet, chain.collect()))
 }

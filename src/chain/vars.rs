@@ -74,7 +74,7 @@ vars! {
     }
     LOCK_FD = "WG_WRAP_LOCK_FD" {
         set: ["wg-unshare"], read: ["wg-up"], unset: "wg-up", fd: true,
-        what: "the lock on the profile's identity, closed once the engine is registered"
+        what: "the lock on the profile's identity, held by the engine until it is registered"
     }
     HOST_BUS = "WG_WRAP_HOST_BUS" {
         set: ["wg-unshare"], read: ["wg-up"], unset: "wg-up", fd: false,
@@ -103,6 +103,10 @@ vars! {
     ENGINE_PID = "WG_WRAP_ENGINE_PID" {
         set: ["wg-up", "wg-unshare"], read: ["wg-pin", "wg-exec"], unset: "wg-exec", fd: false,
         what: "the engine serving this namespace; wg-unshare sets it when it joins a live one"
+    }
+    ENGINE_FD = "WG_WRAP_ENGINE_FD" {
+        set: ["wg-up"], read: ["wg-exec"], unset: "wg-exec", fd: true,
+        what: "the engine's report pipe, when wg-up waits for no handshake: PROG runs once the engine says it is ready"
     }
     IFACE = "WG_WRAP_IFACE" {
         set: ["wg-up", "wg-unshare"], read: ["wg-exec"], unset: "wg-exec", fd: false,

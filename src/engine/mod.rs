@@ -8,7 +8,14 @@
 //!
 //! Readiness protocol, one line each on a pipe to wg-up: `pid N`, then
 //! `ready` (or `error MESSAGE`), then `handshake I` as peer I completes its
-//! first handshake; the pipe closes when every peer has.
+//! first handshake; the pipe closes when every peer has. When wg-up waits
+//! for no handshake, it hands the pipe to wg-exec, which reads `ready` just
+//! before PROG runs: the engine starts while wg-exec does.
+//!
+//! The engine holds the identity's lock (see `identity`) from its fork until
+//! its registry entry is written and its status socket answers: a concurrent
+//! start of the same key either waits for the lock and joins it, or finds
+//! neither.
 
 pub mod core;
 mod lifetime;
@@ -25,6 +32,7 @@ use crate::process;
 use rustix::fd::{AsFd, AsRawFd, OwnedFd};
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -38,6 +46,9 @@ pub struct HostFds {
     pub published: Vec<crate::publish::Published>,
     /// The host-side endpoint resolver's socket, and the peers with names.
     pub resolver: Option<(OwnedFd, Vec<usize>)>,
+    /// The lock on the profile's identity (see `identity::lock`), released
+    /// once the engine is registered and its status socket answers.
+    pub lock: Option<OwnedFd>,
 }
 
 /// A running engine, seen from wg-up.
@@ -96,16 +107,8 @@ impl Engine {
     /// Waits for `ready` (or the engine's error), then up to `timeout` for
     /// the first handshake of every peer that has an endpoint.
     pub fn wait(mut self, timeout: Duration) -> Result<Readiness> {
+        self.ready()?;
         let mut line = String::new();
-        self.read_line(&mut line, Duration::from_secs(10))?;
-        if let Some(message) = line.trim().strip_prefix("error ") {
-            return Err(Error::new(message.to_string()));
-        }
-        if line.trim() != "ready" {
-            return Err(Error::new(
-                "cannot start the engine: it ended before it was ready",
-            ));
-        }
         let mut handshakes = Vec::new();
         let deadline = Instant::now() + timeout;
         while !self.awaited.iter().all(|i| handshakes.contains(i)) {
@@ -126,6 +129,31 @@ impl Engine {
             }
         }
         Ok(Readiness { handshakes })
+    }
+
+    /// The pipe the engine reports on, for a later link to wait for `ready`
+    /// (see [`await_ready`]) when wg-up waits for no handshake. None when
+    /// the engine has answered already (its answer is read here).
+    pub fn hand_over(mut self) -> Result<Option<OwnedFd>> {
+        if !self.report.buffer().is_empty() {
+            return self.ready().map(|()| None);
+        }
+        Ok(Some(OwnedFd::from(self.report.into_inner())))
+    }
+
+    /// Waits for `ready`, or the engine's error.
+    fn ready(&mut self) -> Result<()> {
+        let mut line = String::new();
+        self.read_line(&mut line, Duration::from_secs(10))?;
+        if let Some(message) = line.trim().strip_prefix("error ") {
+            return Err(Error::new(format!("the engine failed: {message}")));
+        }
+        if line.trim() != "ready" {
+            return Err(Error::new(
+                "cannot start the engine: it ended before it was ready",
+            ));
+        }
+        Ok(())
     }
 
     fn read_line(&mut self, line: &mut String, timeout: Duration) -> Result<()> {
@@ -152,6 +180,17 @@ impl Engine {
     }
 }
 
+/// Waits for `ready` (or the engine's error) on the pipe wg-up handed over
+/// (see [`Engine::hand_over`]); its `pid` line was read already.
+pub fn await_ready(report: OwnedFd) -> Result<()> {
+    Engine {
+        pid: 0,
+        report: BufReader::new(File::from(report)),
+        awaited: Vec::new(),
+    }
+    .ready()
+}
+
 /// The engine process. Returns its exit status.
 fn engine_main(
     conf: Conf,
@@ -164,7 +203,7 @@ fn engine_main(
 ) -> i32 {
     let mut report = File::from(report);
     let _ = writeln!(report, "pid {}", std::process::id());
-    match serve(conf, tun, host, report.try_clone(), prog, runtime, labels) {
+    match serve(conf, tun, host, &report, prog, runtime, labels) {
         Ok(()) => 0,
         Err(e) => {
             let _ = writeln!(report, "error {e}");
@@ -177,12 +216,16 @@ fn serve(
     conf: Conf,
     tun: tun_rs::SyncDevice,
     host: HostFds,
-    report: std::io::Result<File>,
+    errors: &File,
     prog: rustix::process::Pid,
     runtime: &Path,
     labels: &registry::Labels,
 ) -> Result<()> {
-    let report = report.map_err(|e| Error::sys("start the engine", e))?;
+    // The event loop's copy; `errors` stays open for engine_main to say why
+    // the engine could not start.
+    let report = errors
+        .try_clone()
+        .map_err(|e| Error::sys("start the engine", e))?;
     crate::guard::hold_keys("the engine")?;
     let pidfd = rustix::process::pidfd_open(prog, rustix::process::PidfdFlags::empty())
         .map_err(|e| Error::sys("watch PROG", e))?;
@@ -192,17 +235,20 @@ fn serve(
         bus_proxy,
         published,
         resolver,
+        lock,
     } = host;
     let mut keep = vec![
         tun.as_raw_fd(),
         udp.as_raw_fd(),
         report.as_raw_fd(),
+        errors.as_raw_fd(),
         pidfd.as_raw_fd(),
     ];
     // Open while the engine runs; the session bus proxy ends with it.
     keep.extend(bus_proxy.as_ref().map(|fd| fd.as_raw_fd()));
     keep.extend(published.iter().map(|p| p.socket.as_raw_fd()));
     keep.extend(resolver.as_ref().map(|(fd, _)| fd.as_raw_fd()));
+    keep.extend(lock.as_ref().map(|fd| fd.as_raw_fd()));
     keep.extend(tty.as_ref().map(|t| t.as_raw_fd()));
     process::detach_stdio()?;
     process::close_all_but(&keep);
@@ -229,10 +275,6 @@ fn serve(
         session_bus: labels.host_bus.then(|| "host".to_string()),
         created: registry::now(),
     };
-    let live = registry::Dir::live(runtime);
-    live.create(&pid.to_string(), &entry)?;
-    let socket_path = crate::live::status::socket_path(runtime, pid);
-    let _ = std::fs::remove_file(&socket_path);
     let core = core::Core::new(&conf, run::boottime());
     // boringtun holds the keys now; this copy is zeroed.
     drop(conf);
@@ -243,7 +285,23 @@ fn serve(
         ),
         None => None,
     };
-    let result = run(core, tun, udp, report, lifetime, &socket_path, resolver);
+    let live = registry::Dir::live(runtime);
+    live.create(&pid.to_string(), &entry)?;
+    let socket_path = crate::live::status::socket_path(runtime, pid);
+    let _ = std::fs::remove_file(&socket_path);
+    let result = UnixListener::bind(&socket_path)
+        .map_err(|e| {
+            Error::sys(
+                format_args!("create the status socket {}", socket_path.display()),
+                e,
+            )
+        })
+        .and_then(|status| {
+            // Registered, and its status socket answers (a join checks the
+            // engine there): a start of this key from now on joins it.
+            drop(lock);
+            run(core, tun, udp, report, lifetime, status, resolver)
+        });
     let _ = std::fs::remove_file(&socket_path);
     live.remove(&pid.to_string());
     crate::identity::remove_lock_if_free(runtime, &labels.identity);
@@ -257,18 +315,12 @@ fn run(
     udp: OwnedFd,
     report: File,
     lifetime: lifetime::Lifetime,
-    socket_path: &Path,
+    status: UnixListener,
     resolver: Option<crate::resolver::Client>,
 ) -> Result<()> {
     tun.set_nonblocking(true)
         .map_err(|e| Error::sys("use the TUN device", e))?;
     udp::tune(udp.as_fd());
-    let status = std::os::unix::net::UnixListener::bind(socket_path).map_err(|e| {
-        Error::sys(
-            format_args!("create the status socket {}", socket_path.display()),
-            e,
-        )
-    })?;
     let mut engine = run::Engine::new(
         core,
         tun,

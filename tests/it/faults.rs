@@ -401,6 +401,37 @@ fn a_killed_engines_status_socket_is_removed_with_its_entry() {
     assert!(!left.iter().any(|f| f.ends_with(&socket)), "left: {left:?}");
 }
 
+/// An engine that cannot start (here: its status socket's path is longer
+/// than a UNIX socket address holds) says why, PROG does not run, and
+/// nothing is left in the runtime directory: with the handshake wait, and
+/// without it (wg-exec then waits for the engine, just before PROG).
+#[test]
+fn an_engine_that_cannot_start_says_why_and_prog_does_not_run() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    let long = net.sb.home.join("r".repeat(100));
+    std::fs::create_dir(&long).unwrap();
+    net.sb.chown(&long);
+    for wait in [&["--handshake-timeout", "0"][..], &[]] {
+        let out = (net.wrap(&["-q"]).args(wait))
+            .args(["vpn", "--", "sh", "-c", "echo PROG RAN"])
+            .env("XDG_RUNTIME_DIR", &long)
+            .run();
+        // Said by wg-up, or by wg-exec when wg-up did not wait.
+        let said = out.fails(125, ": the engine failed: cannot create the status socket ");
+        assert!(
+            said.starts_with("wg-up: ") || said.starts_with("wg-exec: "),
+            "{said}"
+        );
+        assert!(!out.stdout.contains("PROG RAN"), "{out:?}");
+        let live = long.join("wg-wrap/live");
+        let left: Vec<_> = std::fs::read_dir(&live)
+            .map(|d| d.flatten().map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "left in {}: {left:?}", live.display());
+    }
+}
+
 /// An endpoint name whose address changes: resolved at the start to an
 /// address where nothing answers, then the name moves to the server (the
 /// host's /etc/hosts, in a mount namespace of the test's own). After 2

@@ -129,17 +129,24 @@ fn a_run_without_the_host_bus_does_not_join_a_namespace_with_it() {
 fn sixteen_concurrent_starts_end_in_one_namespace() {
     let net = Net::with_wireguard_go_server();
     net.import("vpn", &net.profile("198.19.0.0/24"));
+    // Half wait for the handshake; the other half do not, and their engine
+    // holds the identity's lock until it is registered.
     let runs: Vec<_> = (0..16)
-        .map(|_| {
-            net.wrap(&[
-                "-q",
-                "vpn",
-                "--",
-                "sh",
-                "-c",
-                "readlink /proc/self/ns/net; sleep 2",
-            ])
-            .spawn()
+        .map(|i| {
+            let wait: &[&str] = if i % 2 == 0 {
+                &["--handshake-timeout", "0"]
+            } else {
+                &[]
+            };
+            (net.wrap(&["-q"]).args(wait))
+                .args([
+                    "vpn",
+                    "--",
+                    "sh",
+                    "-c",
+                    "readlink /proc/self/ns/net; sleep 2",
+                ])
+                .spawn()
         })
         .collect();
     let outs: Vec<String> = runs
