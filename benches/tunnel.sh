@@ -232,6 +232,11 @@ engines() { { pgrep -u "$uid" -f "^wg-up" || true; } | while read -r pid; do
     if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -q "^HOME=$work/home$"; then echo "$pid"; fi; done; }
 
 declare -A RESULT
+tun_drops() { # -> packets dropped at wg0's queue in the wg-wrap engines' namespaces, summed
+    local pids; pids=$(engines); [ -n "$pids" ] || return 0
+    for pid in $pids; do nsenter -t "$pid" -n ip -j -s link show wg0 2>/dev/null || echo '[]'; done \
+        | python3 -c 'import json,sys; print(sum(l["stats64"]["tx"]["dropped"] for line in sys.stdin for l in json.loads(line)))'
+}
 ratio() { python3 -c "a,b=float('${1:-0}' or 0),float('${2:-0}' or 0); print('%.2f' % (a/b) if b else 'n/a')"; }
 measure() { # CASE SERVER_ADDR
     local case=$1 addr=$2 mode r vals
@@ -239,8 +244,12 @@ measure() { # CASE SERVER_ADDR
         vals=(); for r in $(seq "$RUNS"); do vals+=("$(iperf "$addr" "$mode")"); done
         RESULT[$case,$mode]=$(median "${vals[@]}")
     done
+    local drops=$(tun_drops)
     RESULT[$case,udp]=$(udp_rate "$addr")
     RESULT[$case,udpw]=$(udp_rate "$addr" -w 4M)
+    # Where wg-wrap's UDP losses happen: packets its TUN's queue dropped
+    # while the engine waited for a core (none for the other cases).
+    [ -n "$drops" ] && RESULT[$case,tundrops]=$(( $(tun_drops) - drops ))
     vals=(); for r in $(seq "$RUNS"); do vals+=("$(rtt "$addr")"); done
     RESULT[$case,rtt]=$(median "${vals[@]}")
     # Engine CPU per GB: one more single-stream run with the engines' ticks read around it.
@@ -274,7 +283,11 @@ measure() { # CASE SERVER_ADDR
         "$case" "${RESULT[$case,tcp1]}" "${RESULT[$case,tcp1r]}" "${RESULT[$case,tcp4]}" "${RESULT[$case,tcp4r]}" \
         "${RESULT[$case,udp]}" "${RESULT[$case,udpw]}" "${RESULT[$case,rtt]}" "${RESULT[$case,cpu]}" \
         "$(ratio "${RESULT[$case,cpu]/-/0}" "$FLOOR")"
+    if [ -n "${RESULT[$case,tundrops]:-}" ]; then
+        echo "    $case: datagrams dropped at the TUN's queue (wg0, $(tun_queue) packets) in the UDP searches, overloaded trials included: ${RESULT[$case,tundrops]}"
+    fi
 }
+tun_queue() { nsenter -t "$(engines | head -1)" -n ip -o link show wg0 | grep -o 'qlen [0-9]*' | cut -d' ' -f2; }
 server_iperf() { # NS ADDR  (root iperf3 -s in NS, bound to ADDR)
     nsenter --net="/run/netns/$1" timeout 600 iperf3 -s -p 5201 -B "$2" >/dev/null 2>&1 &
     pids+=($!); sleep 0.3

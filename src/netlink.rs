@@ -11,7 +11,7 @@ use netlink_packet_core::{
     NetlinkPayload,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressFlags, AddressMessage};
-use netlink_packet_route::link::{LinkFlags, LinkMessage};
+use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
@@ -68,10 +68,20 @@ impl Netlink {
     }
 
     pub fn link_up(&mut self, index: u32) -> Result<()> {
+        self.set_link_up(index, None)
+    }
+
+    /// Brings a link up with a transmit queue of `queue` packets.
+    pub fn link_up_with_queue(&mut self, index: u32, queue: u32) -> Result<()> {
+        self.set_link_up(index, Some(queue))
+    }
+
+    fn set_link_up(&mut self, index: u32, queue: Option<u32>) -> Result<()> {
         let mut m = LinkMessage::default();
         m.header.index = index;
         m.header.flags = LinkFlags::Up;
         m.header.change_mask = LinkFlags::Up;
+        m.attributes.extend(queue.map(LinkAttribute::TxQueueLen));
         self.request(RouteNetlinkMessage::SetLink(m), 0)
             .map_err(|e| Error::sys("bring the interface up", e))
     }

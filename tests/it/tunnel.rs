@@ -126,6 +126,17 @@ fn only_lo_and_the_tun_inside_and_the_host_is_unchanged() {
     assert_eq!(net.sb.processes(), [], "left behind 2 s after PROG exited");
 }
 
+/// The TUN queues 1000 packets for the engine, not the kernel's 500: a
+/// burst of UDP while the engine waits for a core is queued, not dropped.
+#[test]
+fn the_tun_queues_a_thousand_packets_for_the_engine() {
+    let net = net_with_profile("198.19.0.0/24");
+    let out = (net.wrap(&["-q", "--handshake-timeout", "0", "vpn", "--"]))
+        .args(["sh", "-c", "ip -o link show wg0 | grep -o 'qlen [0-9]*'"])
+        .run();
+    assert_eq!(out.ok(), "qlen 1000\n");
+}
+
 #[test]
 fn packets_from_outside_the_peers_allowed_ips_are_dropped() {
     let net = net_with_profile("198.19.0.1/32, fd00:19::1/128");
