@@ -34,6 +34,10 @@ pub const MAN: Extra = Extra {
 
 pub fn main(_: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
     let prog = chain::strip_dashes(crate::cli::tail(args, opts.rest.len()));
+    if opts.join.is_some() {
+        // The first link of a join: nothing of a chain comes from the caller.
+        chain::vars::clear_inherited();
+    }
     let runtime = live::dir()?;
     match &opts.join {
         Some(pin_name) => pin::join(pin_name, &runtime)?,

@@ -43,6 +43,8 @@ pub const MAN: Extra = Extra {
 };
 
 pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
+    // The first link: nothing of a chain comes from the caller.
+    chain::vars::clear_inherited();
     let rest = crate::cli::tail(args, opts.rest.len());
     let Some((profile_arg, next)) = rest.split_first() else {
         return Err(Error::new("missing PROFILE").hint(format!("try '{name} --help'")));

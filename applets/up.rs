@@ -76,6 +76,8 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
     chain::IFACE.set(tunnel::IFACE);
     // Nothing to wait for here: wg-exec waits for the engine to be ready
     // just before PROG runs, and the engine starts meanwhile.
+    // Only this wg-up's engine is waited for.
+    chain::ENGINE_FD.unset();
     let to_exec = next.first().and_then(|n| chain::links::applet_of(n)) == Some("wg-exec");
     if opts.handshake_timeout == 0 && to_exec {
         let report = engine.hand_over()?;

@@ -218,6 +218,21 @@ impl Var {
     }
 }
 
+/// Removes what a caller left of the chain's variables: the first link of a
+/// chain reads none of them but VERBOSITY (wg-wrap's -q and -v). A
+/// WG_WRAP_ENGINE_FD or WG_WRAP_PIN from outside would otherwise reach the
+/// link that reads it wherever no earlier link set it.
+pub fn clear_inherited() {
+    let vars: Vec<std::ffi::OsString> = std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| k.to_string_lossy().starts_with(PREFIX) && *k != VERBOSITY.name)
+        .collect();
+    for var in vars {
+        // SAFETY: see `Var::set`.
+        unsafe { std::env::remove_var(var) };
+    }
+}
+
 /// Removes every chain variable (`WG_WRAP_*`), whoever set it.
 pub fn clear() {
     let vars: Vec<std::ffi::OsString> = std::env::vars_os()
