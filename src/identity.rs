@@ -43,15 +43,18 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
+/// The directory of the identities' locks.
+pub fn locks_dir(runtime: &Path) -> std::path::PathBuf {
+    runtime.join("locks")
+}
+
 /// The identity's lock file (named by a digest: base64 has '/').
 pub fn lock_path(runtime: &Path, identity: &str) -> std::path::PathBuf {
-    runtime
-        .join("locks")
-        .join(format!("{:016x}", fnv1a(identity.as_bytes())))
+    locks_dir(runtime).join(format!("{:016x}", fnv1a(identity.as_bytes())))
 }
 
 /// Takes the identity's lock (waiting for whoever holds it), held until
-/// the fd is closed: by wg-up once its engine is registered.
+/// the fd is closed: by the engine once it is registered.
 pub fn lock(runtime: &Path, identity: &str) -> Result<OwnedFd> {
     use rustix::fs::{FlockOperation, Mode, OFlags};
     let path = lock_path(runtime, identity);

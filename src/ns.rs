@@ -119,8 +119,16 @@ pub fn prog_view(runtime: &Path) -> Result<()> {
     dirs.extend(crate::live::shared_fallback().filter(|d| d != runtime));
     for dir in dirs {
         let fail = |e| Error::sys(format_args!("make {} read-only", dir.display()), e);
+        // The identities' locks are hidden: flock needs no write access, and
+        // a lock held from inside would stall every later start of its key.
+        // Made now if missing: one made later would show through the bind.
+        let locks = crate::identity::locks_dir(&dir);
+        let _ = crate::live::private(&locks);
         rustix::mount::mount_bind(&dir, &dir).map_err(fail)?;
         remount_read_only(&dir).map_err(fail)?;
+        if locks.is_dir() {
+            mask_dir(&locks, true)?;
+        }
     }
     Ok(())
 }

@@ -787,3 +787,78 @@ fn a_namespace_pinned_twice_ends_with_its_last_name() {
     }
     assert!(!running(&engine), "the last name removed, the engine stays");
 }
+
+/// Chain variables the caller sets are not the chain's: a forged
+/// WG_WRAP_ENGINE_FD (fd 3 on /dev/null, which would read as an engine that
+/// ended) and WG_WRAP_PIN (the pin wg-exec removes when PROG cannot run)
+/// reach no link, whether the run makes a namespace, lands in a live one or
+/// joins a pin.
+#[test]
+fn chain_variables_from_the_caller_reach_no_link() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    let forged = |args: &str| {
+        let script = format!("exec wg-wrap {args} 3</dev/null");
+        crate::common::Cmd::from(&net.sb, std::path::Path::new("/bin/sh"))
+            .in_netns(&net.host_ns)
+            .env("WG_WRAP_ENGINE_FD", "3")
+            .env("WG_WRAP_PIN", "keep")
+            .args(["-c", &script])
+            .run()
+    };
+    // New namespaces, with and without the handshake wait.
+    for args in [
+        "-q --handshake-timeout 0 vpn -- echo ran",
+        "-q vpn -- echo ran",
+    ] {
+        assert_eq!(forged(args).ok(), "ran\n", "{args}");
+    }
+    net.wrap(&["--pin", "keep", "vpn", "--", "true"]).run().ok();
+    // The live namespace of the key, and the pin.
+    for args in [
+        "-q --handshake-timeout 0 --pin other vpn -- echo ran",
+        "--join keep -- echo ran",
+    ] {
+        assert_eq!(forged(args).ok(), "ran\n", "{args}");
+    }
+    // PROG cannot run: the pin wg-exec removes is its own, never "keep".
+    forged("--join keep -- /nonexistent").fails(127, "cannot execute");
+    net.pin_engine("keep");
+    net.cmd("wg-pin").args(["--remove", "other"]).run().ok();
+    net.cmd("wg-pin").args(["--remove", "keep"]).run().ok();
+}
+
+/// A program inside cannot hold an identity's lock: flock needs no write
+/// access, and a lock held from inside would stall every later start of its
+/// key. Its view of the runtime directory has no locks.
+#[test]
+fn a_program_inside_cannot_hold_a_profiles_lock() {
+    let net = Net::with_wireguard_go_server();
+    net.import("vpn", &net.profile("198.19.0.0/24"));
+    let other = crate::common::net::Keys::generate();
+    net.import(
+        "other",
+        &net.profile("198.19.0.0/24")
+            .replace(&net.client.private, &other.private),
+    );
+    // While "vpn" is pinned, its lock file is there.
+    net.wrap(&["-q", "--pin", "held", "vpn", "--", "true"])
+        .run()
+        .ok();
+    let locks = net.sb.runtime.join("wg-wrap/locks");
+    let files: Vec<String> = std::fs::read_dir(&locks)
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let script = format!(
+        "ls -A {}; flock -n {} true && echo held",
+        locks.display(),
+        files[0]
+    );
+    let out = (net.wrap(&["-q", "--handshake-timeout", "0", "other", "--"]))
+        .args(["sh", "-c", &script])
+        .run();
+    assert_eq!(out.stdout, "", "{out:?}");
+    net.cmd("wg-pin").args(["--remove", "held"]).run().ok();
+}
