@@ -42,6 +42,10 @@ pub const MAN: Extra = Extra {
 pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
     let runtime = live::dir()?;
     if let Some(pin_name) = opts.remove {
+        if let Some(extra) = opts.rest.first() {
+            return Err(Error::new(format!("--remove takes one NAME, not also \"{extra}\""))
+                .hint(format!("remove each with its own `{name} --remove NAME`")));
+        }
         pin::remove(&pin_name, &runtime)?;
         return Ok(0);
     }

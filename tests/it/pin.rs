@@ -243,6 +243,11 @@ fn remove_ends_the_engine_and_what_is_inside_reaches_nothing() {
         .args(["--remove", "nope"])
         .run()
         .fails(125, "wg-pin: no pinned namespace \"nope\" (pinned: keeper)");
+    // Two names: refused whole, not the first removed and the second ignored.
+    net.cmd("wg-pin")
+        .args(["--remove", "keeper", "other"])
+        .run()
+        .fails(125, "wg-pin: --remove takes one NAME, not also \"other\"");
     net.cmd("wg-pin").args(["--remove", "keeper"]).run().ok();
 }
 
