@@ -118,12 +118,15 @@ fn a_hundred_connections_at_once_all_get_through() {
             &script,
         ])
         .spawn();
+    // The host port accepts as soon as wg-unshare has bound it; the server
+    // inside listens a little later. Ready when one echo comes back.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    while on_host(&net, &["connect", "127.0.0.1", "17000"]).ok() != "open\n" {
+    while on_host(&net, &["tcp-clients", "127.0.0.1", "17000", "1"]).ok() != "1\n" {
         assert!(
             std::time::Instant::now() < deadline,
-            "the port never opened"
+            "the port never answered"
         );
+        std::thread::sleep(Duration::from_millis(50));
     }
     let out = on_host(&net, &["tcp-clients", "127.0.0.1", "17000", "100"]);
     assert_eq!(out.ok(), "100\n");
