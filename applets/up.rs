@@ -74,10 +74,11 @@ pub fn main(name: &str, opts: Args, args: &[OsString]) -> Result<u8, Error> {
     let pid = engine.pid;
     chain::ENGINE_PID.set(pid.to_string());
     chain::IFACE.set(tunnel::IFACE);
+    // Only this wg-up's engine is waited for (a hand-run chain's caller may
+    // have set the variable).
+    chain::ENGINE_FD.unset();
     // Nothing to wait for here: wg-exec waits for the engine to be ready
     // just before PROG runs, and the engine starts meanwhile.
-    // Only this wg-up's engine is waited for.
-    chain::ENGINE_FD.unset();
     let to_exec = next.first().and_then(|n| chain::links::applet_of(n)) == Some("wg-exec");
     if opts.handshake_timeout == 0 && to_exec {
         let report = engine.hand_over()?;

@@ -223,21 +223,20 @@ impl Var {
 /// WG_WRAP_ENGINE_FD or WG_WRAP_PIN from outside would otherwise reach the
 /// link that reads it wherever no earlier link set it.
 pub fn clear_inherited() {
-    let vars: Vec<std::ffi::OsString> = std::env::vars_os()
-        .map(|(k, _)| k)
-        .filter(|k| k.to_string_lossy().starts_with(PREFIX) && *k != VERBOSITY.name)
-        .collect();
-    for var in vars {
-        // SAFETY: see `Var::set`.
-        unsafe { std::env::remove_var(var) };
-    }
+    remove_all_but(Some(VERBOSITY.name));
 }
 
 /// Removes every chain variable (`WG_WRAP_*`), whoever set it.
 pub fn clear() {
+    remove_all_but(None);
+}
+
+fn remove_all_but(kept: Option<&str>) {
     let vars: Vec<std::ffi::OsString> = std::env::vars_os()
         .map(|(k, _)| k)
-        .filter(|k| k.to_string_lossy().starts_with(PREFIX))
+        .filter(|k| {
+            k.to_string_lossy().starts_with(PREFIX) && Some(k.as_os_str()) != kept.map(OsStr::new)
+        })
         .collect();
     for var in vars {
         // SAFETY: see `Var::set`.
